@@ -1,0 +1,459 @@
+"""The market data contract: table schemas, reading, validation and writing.
+
+A market is a folder of tables (``workers``, ``jobs``, ``employers``, ``events``), each a ``.csv`` or
+``.parquet`` file chosen by extension. Every table is validated once, here, at the boundary; the rest
+of the code trusts the normalised frames this module returns.
+
+A bad file is refused with one line naming the file, the row and the column, e.g.::
+
+    workers.csv: row 17, column 'lat': 91.0 is outside [-90, 90]
+
+Rows are counted from 1 over data rows (the header is not a row), so row N of a CSV file is on line N+1.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from gigmatch.taxonomy import Taxonomy, default_taxonomy
+
+EVENT_TYPES = ("shown", "declined", "applied", "hired", "completed", "no_show", "rated")
+TABLES = ("workers", "jobs", "employers", "events")
+REQUIRED_TABLES = ("workers", "jobs")
+DEFAULT_MAX_TRAVEL_KM = 15.0
+MAX_HEADCOUNT = 10_000
+_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+class ContractError(ValueError):
+    """A table breaks the data contract. The message is one line naming file, row and column."""
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a table: its kind, whether it is required, its default and valid range."""
+
+    name: str
+    kind: str  # id | str | float | int | bool | datetime | list | skills | certs | event
+    required: bool = False
+    default: Any = None
+    lo: float | None = None
+    hi: float | None = None
+    doc: str = ""
+
+
+SCHEMAS: dict[str, list[Column]] = {
+    "workers": [
+        Column("worker_id", "id", True, doc="unique worker id"),
+        Column("lat", "float", True, lo=-90, hi=90, doc="home latitude, WGS84 degrees"),
+        Column("lon", "float", True, lo=-180, hi=180, doc="home longitude, WGS84 degrees"),
+        Column("skills", "skills", True, doc="trade codes, each optionally `code:years`; may be empty"),
+        Column("certificates", "certs", default="", doc="certificate codes, each optionally `code@YYYY-MM-DD` expiry"),
+        Column("preferred_trades", "list", default="", doc="trades the worker wants to do"),
+        Column("rating_avg", "float", default=np.nan, lo=1, hi=5, doc="mean rating before the event log, 1-5; empty: none"),
+        Column("rating_count", "int", default=0, lo=0, doc="number of ratings behind rating_avg"),
+        Column("jobs_completed", "int", default=0, lo=0, doc="jobs completed before the event log"),
+        Column("no_shows", "int", default=0, lo=0, doc="no-shows before the event log"),
+        Column("max_travel_km", "float", default=DEFAULT_MAX_TRAVEL_KM, lo=0, hi=20_000, doc="farthest the worker will travel, km"),
+        Column("min_daily_wage", "float", default=np.nan, lo=0, hi=1e6, doc="lowest acceptable daily wage, yuan; empty: any"),
+        Column("registered_at", "datetime", default=pd.NaT, doc="registration time"),
+        Column("available_from", "datetime", default=pd.NaT, doc="(extension) first day available; empty: now"),
+        Column("available_until", "datetime", default=pd.NaT, doc="(extension) last day available; empty: open"),
+    ],
+    "jobs": [
+        Column("job_id", "id", True, doc="unique job id"),
+        Column("trade", "str", True, doc="trade code (or a name/synonym from the taxonomy)"),
+        Column("lat", "float", True, lo=-90, hi=90, doc="work-site latitude, WGS84 degrees"),
+        Column("lon", "float", True, lo=-180, hi=180, doc="work-site longitude, WGS84 degrees"),
+        Column("headcount", "int", default=1, lo=1, hi=MAX_HEADCOUNT, doc="workers wanted (slots)"),
+        Column("employer_id", "str", default="", doc="posting employer"),
+        Column("required_certificates", "list", default="", doc="certificates required on top of the trade's own"),
+        Column("daily_wage", "float", default=np.nan, lo=0, hi=1e6, doc="offered daily wage, yuan"),
+        Column("start_time", "datetime", default=pd.NaT, doc="work starts"),
+        Column("end_time", "datetime", default=pd.NaT, doc="work ends"),
+        Column("posted_at", "datetime", default=pd.NaT, doc="posting time"),
+        Column("risk_level", "int", default=1, lo=1, hi=4, doc="insurance risk class 1-4"),
+    ],
+    "employers": [
+        Column("employer_id", "id", True, doc="unique employer id"),
+        Column("rating_avg", "float", default=np.nan, lo=1, hi=5, doc="mean rating by workers, 1-5"),
+        Column("rating_count", "int", default=0, lo=0, doc="number of ratings"),
+        Column("blacklisted", "bool", default=False, doc="wage arrears (欠薪黑名单): never matched"),
+    ],
+    "events": [
+        Column("ts", "datetime", True, doc="event time"),
+        Column("job_id", "str", True, doc="job the event is about"),
+        Column("worker_id", "str", True, doc="worker the event is about"),
+        Column("event", "event", True, doc="one of " + ", ".join(EVENT_TYPES)),
+        Column("rating", "float", default=np.nan, lo=1, hi=5, doc="rating 1-5, required for `rated`"),
+        Column("event_id", "str", default="", doc="idempotency key; default job|worker|event|ts"),
+    ],
+}
+
+
+@dataclass
+class Market:
+    """A validated market: normalised frames, one per table (``employers`` and ``events`` may be empty)."""
+
+    workers: pd.DataFrame
+    jobs: pd.DataFrame
+    employers: pd.DataFrame = field(default_factory=lambda: empty_table("employers"))
+    events: pd.DataFrame = field(default_factory=lambda: empty_table("events"))
+    source: str = ""
+
+
+def empty_table(table: str) -> pd.DataFrame:
+    return validate_table(pd.DataFrame({c.name: pd.Series([], dtype=object) for c in SCHEMAS[table]}), table)
+
+
+# ---------------------------------------------------------------------------------------------------
+# cell parsers
+
+
+def _fail(source: str, pos: int, column: str, message: str) -> ContractError:
+    return ContractError(f"{source}: row {pos + 1}, column '{column}': {message}")
+
+
+def _is_missing(raw: pd.Series) -> np.ndarray:
+    as_str = raw.astype(str).str.strip()
+    return (raw.isna() | as_str.isin(["", "nan", "NaN", "None", "NaT", "<NA>"])).to_numpy()
+
+
+def _split_list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple, np.ndarray)):
+        items = [str(v) for v in value if v is not None]
+    else:
+        if isinstance(value, float) and np.isnan(value):
+            return []
+        items = str(value).split(";")
+    return [s.strip() for s in items if s.strip()]
+
+
+def _parse_date(text: str) -> pd.Timestamp | None:
+    if not _DATE_RE.match(text):
+        return None
+    try:
+        return pd.Timestamp(text)
+    except ValueError:
+        return None
+
+
+def _parse_numbers(raw: pd.Series, col: Column, source: str, integer: bool) -> np.ndarray:
+    missing = _is_missing(raw)
+    values = pd.to_numeric(raw.where(~missing), errors="coerce").to_numpy(dtype=float, copy=True)
+    bad = ~missing & ~np.isfinite(values)
+    if col.required:
+        bad |= missing
+    if bad.any():
+        pos = int(np.flatnonzero(bad)[0])
+        what = "is required" if missing[pos] else f"{raw.iloc[pos]!r} is not a finite number"
+        raise _fail(source, pos, col.name, what)
+    if integer:
+        frac = ~missing & (values != np.round(values))
+        if frac.any():
+            pos = int(np.flatnonzero(frac)[0])
+            raise _fail(source, pos, col.name, f"{raw.iloc[pos]!r} is not a whole number")
+    for bound, cmp, word in ((col.lo, np.less, "below"), (col.hi, np.greater, "above")):
+        if bound is None:
+            continue
+        out = ~missing & cmp(values, bound)
+        if out.any():
+            pos = int(np.flatnonzero(out)[0])
+            rng = f"[{_fmt(col.lo)}, {_fmt(col.hi)}]" if col.hi is not None else f">= {_fmt(col.lo)}"
+            raise _fail(source, pos, col.name, f"{raw.iloc[pos]} is outside {rng}")
+    values[missing] = np.nan if col.default is None else col.default
+    return values.astype(np.int64) if integer else values
+
+
+def _fmt(x: float | None) -> str:
+    return "" if x is None else (str(int(x)) if float(x).is_integer() else str(x))
+
+
+def _parse_datetime(raw: pd.Series, col: Column, source: str) -> pd.Series:
+    missing = _is_missing(raw)
+    if col.required and missing.any():
+        raise _fail(source, int(np.flatnonzero(missing)[0]), col.name, "is required")
+    parsed = pd.to_datetime(raw.where(~missing).astype(object), errors="coerce", format="ISO8601", utc=True)
+    bad = ~missing & parsed.isna().to_numpy()
+    if bad.any():
+        pos = int(np.flatnonzero(bad)[0])
+        raise _fail(source, pos, col.name, f"{raw.iloc[pos]!r} is not an ISO 8601 date or time")
+    # Timestamps are market-local wall-clock time; offsets, when given, are converted to China time.
+    local = parsed.dt.tz_convert("Asia/Shanghai").dt.tz_localize(None)
+    out = pd.Series(local.to_numpy(dtype="datetime64[ns]"), index=raw.index)
+    years = out.dt.year
+    far = ~missing & ((years < 1970) | (years > 2200)).to_numpy()
+    if far.any():
+        pos = int(np.flatnonzero(far)[0])
+        raise _fail(source, pos, col.name, f"{raw.iloc[pos]!r} is outside the years 1970-2200")
+    return out
+
+
+def _parse_bool(raw: pd.Series, col: Column, source: str) -> np.ndarray:
+    text = raw.astype(str).str.strip().str.lower()
+    missing = _is_missing(raw)
+    true = text.isin(["1", "true", "yes", "y", "t", "1.0"]).to_numpy()
+    false = text.isin(["0", "false", "no", "n", "f", "0.0"]).to_numpy()
+    bad = ~missing & ~true & ~false
+    if bad.any():
+        pos = int(np.flatnonzero(bad)[0])
+        raise _fail(source, pos, col.name, f"{raw.iloc[pos]!r} is not a boolean (true/false/1/0)")
+    return np.where(missing, bool(col.default), true)
+
+
+def _parse_ids(raw: pd.Series, col: Column, source: str) -> np.ndarray:
+    missing = _is_missing(raw)
+    if col.required and missing.any():
+        raise _fail(source, int(np.flatnonzero(missing)[0]), col.name, "is required")
+    values = raw.astype(str).str.strip().to_numpy(dtype=object, copy=True)
+    values[missing] = "" if col.default is None else col.default
+    too_long = np.fromiter((len(v) > 200 for v in values), bool, len(values))
+    if too_long.any():
+        raise _fail(source, int(np.flatnonzero(too_long)[0]), col.name, "is longer than 200 characters")
+    if col.kind == "id":
+        dup = pd.Series(values).duplicated().to_numpy()
+        if dup.any():
+            pos = int(np.flatnonzero(dup)[0])
+            first = int(np.flatnonzero(values == values[pos])[0])
+            raise _fail(source, pos, col.name, f"duplicate id {values[pos]!r} (first at row {first + 1})")
+    return values
+
+
+def _parse_token_lists(
+    raw: pd.Series, col: Column, source: str, tax: Taxonomy
+) -> tuple[list[list[str]], list[list[float]] | None]:
+    """Split list cells; normalise codes; parse `code:years` (skills) or `code@date` (certificates)."""
+    codes_out: list[list[str]] = []
+    extra_out: list[list[float]] = []
+    normalise = tax.certificate_code if col.kind == "certs" or col.name == "required_certificates" else tax.trade_code
+    for pos, value in enumerate(raw.tolist()):
+        codes: list[str] = []
+        extra: list[float] = []
+        for token in _split_list(value):
+            if col.kind == "skills":
+                code, sep, years = token.partition(":")
+                try:
+                    y = float(years) if sep else 0.0
+                except ValueError:
+                    y = float("nan")
+                if not (np.isfinite(y) and 0 <= y <= 80):
+                    raise _fail(source, pos, col.name, f"{token!r}: years must be a number 0-80 after ':'")
+                extra.append(y)
+            elif col.kind == "certs":
+                code, sep, date = token.partition("@")
+                if sep:
+                    ts = _parse_date(date.strip())
+                    if ts is None:
+                        raise _fail(source, pos, col.name, f"{token!r}: expiry must be YYYY-MM-DD after '@'")
+                    extra.append(float(ts.value // 86_400_000_000_000))  # days since 1970-01-01
+                else:
+                    extra.append(np.inf)  # no expiry
+            else:
+                code = token
+            code = normalise(code)
+            if not code:
+                raise _fail(source, pos, col.name, f"{token!r} has an empty code")
+            codes.append(code)
+        codes_out.append(codes)
+        extra_out.append(extra)
+    return codes_out, (extra_out if col.kind in ("skills", "certs") else None)
+
+
+# ---------------------------------------------------------------------------------------------------
+
+
+def validate_table(
+    raw: pd.DataFrame, table: str, source: str | None = None, taxonomy: Taxonomy | None = None
+) -> pd.DataFrame:
+    """Validate a raw table and return it normalised.
+
+    Parameters
+    ----------
+    raw : DataFrame
+        The table as read; cells may be strings (CSV) or typed values (Parquet).
+    table : {"workers", "jobs", "employers", "events"}
+    source : str, optional
+        Name used in error messages (the file name). Defaults to ``"<table>"``.
+
+    Returns
+    -------
+    DataFrame with every schema column present, typed and defaulted. List columns hold Python lists;
+    ``skills`` adds ``skill_years`` (years per skill) and ``certificates`` adds ``certificate_expiry``
+    (expiry as days since 1970-01-01, ``inf`` when none).
+
+    Raises
+    ------
+    ContractError
+        On the first problem found, naming the file, row and column.
+    """
+    if table not in SCHEMAS:
+        raise ContractError(f"unknown table {table!r}; expected one of {', '.join(TABLES)}")
+    source = source or table
+    tax = taxonomy or default_taxonomy()
+    raw = raw.reset_index(drop=True)
+    missing_cols = [c.name for c in SCHEMAS[table] if c.required and c.name not in raw.columns]
+    if missing_cols:
+        raise ContractError(f"{source}: missing required column '{missing_cols[0]}'")
+    out = pd.DataFrame(index=raw.index)
+    n = len(raw)
+    for col in SCHEMAS[table]:
+        series = raw[col.name] if col.name in raw.columns else pd.Series([None] * n, dtype=object)
+        out[col.name] = _parse_column(series, col, source, tax, out)
+    if table == "jobs":
+        out["trade"] = [tax.trade_code(t) for t in out["trade"]]
+        bad = (out["end_time"] < out["start_time"]).to_numpy()
+        if bad.any():
+            raise _fail(source, int(np.flatnonzero(bad)[0]), "end_time", "is before start_time")
+    if table == "events":
+        rated = (out["event"] == "rated").to_numpy()
+        bad = rated & np.isnan(out["rating"].to_numpy(dtype=float))
+        if bad.any():
+            raise _fail(source, int(np.flatnonzero(bad)[0]), "rating", "is required for a 'rated' event")
+        key = out["job_id"] + "|" + out["worker_id"] + "|" + out["event"] + "|" + out["ts"].astype(str)
+        out["event_id"] = np.where(out["event_id"] == "", key, out["event_id"])
+        # A repeated event_id is a re-send of the same event (idempotency): keep the first.
+        out = out[~out["event_id"].duplicated()].reset_index(drop=True)
+    return out
+
+
+def _parse_column(series: pd.Series, col: Column, source: str, tax: Taxonomy, out: pd.DataFrame) -> Any:
+    if col.kind in ("id", "str"):
+        return _parse_ids(series, col, source)
+    if col.kind == "float":
+        return _parse_numbers(series, col, source, integer=False)
+    if col.kind == "int":
+        return _parse_numbers(series, col, source, integer=True)
+    if col.kind == "bool":
+        return _parse_bool(series, col, source)
+    if col.kind == "datetime":
+        return _parse_datetime(series, col, source)
+    if col.kind == "event":
+        values = series.astype(str).str.strip()
+        bad = ~values.isin(EVENT_TYPES).to_numpy()
+        if bad.any():
+            pos = int(np.flatnonzero(bad)[0])
+            raise _fail(source, pos, col.name, f"{series.iloc[pos]!r} is not one of {', '.join(EVENT_TYPES)}")
+        return values.to_numpy(dtype=object)
+    if col.kind in ("list", "skills", "certs"):
+        if col.required and series.isna().any():
+            raise _fail(source, int(np.flatnonzero(series.isna().to_numpy())[0]), col.name, "is required")
+        codes, extra = _parse_token_lists(series, col, source, tax)
+        if col.kind == "skills":
+            out["skill_years"] = pd.Series(extra, index=out.index, dtype=object)
+        elif col.kind == "certs":
+            out["certificate_expiry"] = pd.Series(extra, index=out.index, dtype=object)
+        return pd.Series(codes, index=out.index, dtype=object)
+    raise AssertionError(col.kind)
+
+
+# ---------------------------------------------------------------------------------------------------
+# files
+
+
+def find_table(folder: Path, table: str) -> Path | None:
+    """The file holding ``table`` in ``folder`` (``.csv`` or ``.parquet``), or None."""
+    found = [p for p in (folder / f"{table}.csv", folder / f"{table}.parquet") if p.exists()]
+    if len(found) > 1:
+        raise ContractError(f"{folder}: both {table}.csv and {table}.parquet exist; keep one")
+    return found[0] if found else None
+
+
+def read_table(path: str | Path, table: str, taxonomy: Taxonomy | None = None) -> pd.DataFrame:
+    """Read one table file (format by extension) and validate it."""
+    path = Path(path)
+    try:
+        if path.suffix == ".csv":
+            raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False, encoding="utf-8")
+        elif path.suffix == ".parquet":
+            raw = pd.read_parquet(path)
+        else:
+            raise ContractError(f"{path.name}: unsupported extension {path.suffix!r}; use .csv or .parquet")
+    except ContractError:
+        raise
+    except Exception as exc:  # unreadable bytes, broken Parquet footer, ...
+        raise ContractError(f"{path.name}: cannot be read ({type(exc).__name__}: {exc})") from None
+    return validate_table(raw, table, source=path.name, taxonomy=taxonomy)
+
+
+def load_market(folder: str | Path, taxonomy: Taxonomy | None = None) -> Market:
+    """Read and validate every table of a market folder, including references between tables."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ContractError(f"{folder}: not a market folder")
+    tables: dict[str, pd.DataFrame] = {}
+    for table in TABLES:
+        path = find_table(folder, table)
+        if path is None:
+            if table in REQUIRED_TABLES:
+                raise ContractError(f"{folder}: missing table {table}.csv or {table}.parquet")
+            tables[table] = empty_table(table)
+        else:
+            tables[table] = read_table(path, table, taxonomy)
+    events = tables["events"]
+    for key, table in (("job_id", "jobs"), ("worker_id", "workers")):
+        known = pd.Index(tables[table][key])
+        unknown = known.get_indexer(events[key]) < 0
+        if unknown.any():
+            pos = int(np.flatnonzero(unknown)[0])
+            name = find_table(folder, "events").name
+            raise ContractError(f"{name}: row {pos + 1}, column '{key}': unknown {table[:-1]} {events[key].iloc[pos]!r}")
+    return Market(tables["workers"], tables["jobs"], tables["employers"], events, source=str(folder))
+
+
+def _serialise(df: pd.DataFrame, table: str) -> pd.DataFrame:
+    out = pd.DataFrame(index=df.index)
+    for col in SCHEMAS[table]:
+        if col.name not in df.columns:
+            continue
+        s = df[col.name]
+        if col.kind == "skills":
+            years = df["skill_years"] if "skill_years" in df else None
+            out[col.name] = [
+                ";".join(f"{c}:{y:g}" if y else c for c, y in zip(codes, ys, strict=True)) if years is not None else ";".join(codes)
+                for codes, ys in zip(s, years if years is not None else s, strict=True)
+            ]
+        elif col.kind == "certs":
+            exp = df["certificate_expiry"] if "certificate_expiry" in df else [[np.inf] * len(c) for c in s]
+            out[col.name] = [
+                ";".join(c if not np.isfinite(e) else f"{c}@{_day_to_date(e)}" for c, e in zip(codes, es, strict=True))
+                for codes, es in zip(s, exp, strict=True)
+            ]
+        elif col.kind == "list":
+            out[col.name] = [";".join(v) for v in s]
+        elif col.kind == "datetime":
+            out[col.name] = pd.to_datetime(s).dt.strftime("%Y-%m-%dT%H:%M:%S").fillna("")
+        else:
+            out[col.name] = s
+    return out
+
+
+def _day_to_date(day: float) -> str:
+    return (pd.Timestamp(0) + pd.Timedelta(days=int(day))).strftime("%Y-%m-%d")
+
+
+def write_table(df: pd.DataFrame, path: str | Path, table: str) -> Path:
+    """Write a normalised table in contract form (CSV or Parquet by extension)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    out = _serialise(df, table)
+    if path.suffix == ".parquet":
+        out.to_parquet(path, index=False)
+    else:
+        out.to_csv(path, index=False)
+    return path
+
+
+def write_market(market: Market, folder: str | Path, fmt: str = "csv") -> Path:
+    folder = Path(folder)
+    for table in TABLES:
+        write_table(getattr(market, table), folder / f"{table}.{fmt}", table)
+    return folder
+
