@@ -29,3 +29,11 @@ def offset_km_to_deg(lat0: float, dx_km: np.ndarray, dy_km: np.ndarray) -> tuple
     """Convert east/north offsets in km around latitude ``lat0`` to (dlat, dlon) degrees."""
     km_per_deg = np.pi * EARTH_RADIUS_KM / 180.0
     return dy_km / km_per_deg, dx_km / (km_per_deg * np.cos(np.radians(lat0)))
+
+
+def haversine_rad_km(
+    lat1: np.ndarray, lon1: np.ndarray, cos1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray, cos2: np.ndarray
+) -> np.ndarray:
+    """:func:`haversine_km` on pre-converted radians and cosines of latitude (the hot path)."""
+    h = np.sin((lat2 - lat1) * 0.5) ** 2 + cos1 * cos2 * np.sin((lon2 - lon1) * 0.5) ** 2
+    return 2.0 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))

@@ -66,11 +66,20 @@ def _finite_float(text: str) -> float:
 def cmd_simulate(args: argparse.Namespace) -> int:
     from gigmatch.simulate import SimulationConfig, write_simulation
 
-    config = SimulationConfig(region=args.region, workers=args.workers, jobs=args.jobs, days=args.days,
-                              seed=args.seed, start=args.start, shown_per_job=args.shown_per_job)
+    config = SimulationConfig(
+        region=args.region,
+        workers=args.workers,
+        jobs=args.jobs,
+        days=args.days,
+        seed=args.seed,
+        start=args.start,
+        shown_per_job=args.shown_per_job,
+    )
     summary = write_simulation(config, args.out, fmt=args.format)
-    print(f"simulated {summary['region']['full_name']}: {summary['workers']} workers, {summary['jobs']} jobs, "
-          f"{summary['events']} events ({summary['shown_pairs']} shown pairs) -> {args.out}")
+    print(
+        f"simulated {summary['region']['full_name']}: {summary['workers']} workers, {summary['jobs']} jobs, "
+        f"{summary['events']} events ({summary['shown_pairs']} shown pairs) -> {args.out}"
+    )
     return 0
 
 
@@ -78,13 +87,23 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from gigmatch.contract import load_market
 
     m = load_market(args.data)
-    print(json.dumps({"workers": len(m.workers), "jobs": len(m.jobs), "employers": len(m.employers),
-                      "events": len(m.events)}))
+    print(
+        json.dumps(
+            {
+                "workers": len(m.workers),
+                "jobs": len(m.jobs),
+                "employers": len(m.employers),
+                "events": len(m.events),
+            }
+        )
+    )
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="gigmatch", description="Matching engine for casual-labour markets.")
+    parser = argparse.ArgumentParser(
+        prog="gigmatch", description="Matching engine for casual-labour markets."
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -115,8 +134,10 @@ _EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = []
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     from gigmatch.contract import ContractError
 
     try:

@@ -54,17 +54,47 @@ SCHEMAS: dict[str, list[Column]] = {
         Column("lat", "float", True, lo=-90, hi=90, doc="home latitude, WGS84 degrees"),
         Column("lon", "float", True, lo=-180, hi=180, doc="home longitude, WGS84 degrees"),
         Column("skills", "skills", True, doc="trade codes, each optionally `code:years`; may be empty"),
-        Column("certificates", "certs", default="", doc="certificate codes, each optionally `code@YYYY-MM-DD` expiry"),
+        Column(
+            "certificates",
+            "certs",
+            default="",
+            doc="certificate codes, each optionally `code@YYYY-MM-DD` expiry",
+        ),
         Column("preferred_trades", "list", default="", doc="trades the worker wants to do"),
-        Column("rating_avg", "float", default=np.nan, lo=1, hi=5, doc="mean rating before the event log, 1-5; empty: none"),
+        Column(
+            "rating_avg",
+            "float",
+            default=np.nan,
+            lo=1,
+            hi=5,
+            doc="mean rating before the event log, 1-5; empty: none",
+        ),
         Column("rating_count", "int", default=0, lo=0, doc="number of ratings behind rating_avg"),
         Column("jobs_completed", "int", default=0, lo=0, doc="jobs completed before the event log"),
         Column("no_shows", "int", default=0, lo=0, doc="no-shows before the event log"),
-        Column("max_travel_km", "float", default=DEFAULT_MAX_TRAVEL_KM, lo=0, hi=20_000, doc="farthest the worker will travel, km"),
-        Column("min_daily_wage", "float", default=np.nan, lo=0, hi=1e6, doc="lowest acceptable daily wage, yuan; empty: any"),
+        Column(
+            "max_travel_km",
+            "float",
+            default=DEFAULT_MAX_TRAVEL_KM,
+            lo=0,
+            hi=20_000,
+            doc="farthest the worker will travel, km",
+        ),
+        Column(
+            "min_daily_wage",
+            "float",
+            default=np.nan,
+            lo=0,
+            hi=1e6,
+            doc="lowest acceptable daily wage, yuan; empty: any",
+        ),
         Column("registered_at", "datetime", default=pd.NaT, doc="registration time"),
-        Column("available_from", "datetime", default=pd.NaT, doc="(extension) first day available; empty: now"),
-        Column("available_until", "datetime", default=pd.NaT, doc="(extension) last day available; empty: open"),
+        Column(
+            "available_from", "datetime", default=pd.NaT, doc="(extension) first day available; empty: now"
+        ),
+        Column(
+            "available_until", "datetime", default=pd.NaT, doc="(extension) last day available; empty: open"
+        ),
     ],
     "jobs": [
         Column("job_id", "id", True, doc="unique job id"),
@@ -73,7 +103,9 @@ SCHEMAS: dict[str, list[Column]] = {
         Column("lon", "float", True, lo=-180, hi=180, doc="work-site longitude, WGS84 degrees"),
         Column("headcount", "int", default=1, lo=1, hi=MAX_HEADCOUNT, doc="workers wanted (slots)"),
         Column("employer_id", "str", default="", doc="posting employer"),
-        Column("required_certificates", "list", default="", doc="certificates required on top of the trade's own"),
+        Column(
+            "required_certificates", "list", default="", doc="certificates required on top of the trade's own"
+        ),
         Column("daily_wage", "float", default=np.nan, lo=0, hi=1e6, doc="offered daily wage, yuan"),
         Column("start_time", "datetime", default=pd.NaT, doc="work starts"),
         Column("end_time", "datetime", default=pd.NaT, doc="work ends"),
@@ -161,7 +193,7 @@ def _parse_numbers(raw: pd.Series, col: Column, source: str, integer: bool) -> n
         if frac.any():
             pos = int(np.flatnonzero(frac)[0])
             raise _fail(source, pos, col.name, f"{raw.iloc[pos]!r} is not a whole number")
-    for bound, cmp, word in ((col.lo, np.less, "below"), (col.hi, np.greater, "above")):
+    for bound, cmp in ((col.lo, np.less), (col.hi, np.greater)):
         if bound is None:
             continue
         out = ~missing & cmp(values, bound)
@@ -181,14 +213,26 @@ def _parse_datetime(raw: pd.Series, col: Column, source: str) -> pd.Series:
     missing = _is_missing(raw)
     if col.required and missing.any():
         raise _fail(source, int(np.flatnonzero(missing)[0]), col.name, "is required")
-    parsed = pd.to_datetime(raw.where(~missing).astype(object), errors="coerce", format="ISO8601", utc=True)
-    bad = ~missing & parsed.isna().to_numpy()
+    if pd.api.types.is_datetime64_any_dtype(raw.dtype):  # typed Parquet column
+        typed = raw.dt.tz_convert("Asia/Shanghai").dt.tz_localize(None) if raw.dt.tz is not None else raw
+        out = pd.Series(typed.to_numpy(dtype="datetime64[ns]"), index=raw.index)
+    else:
+        text = raw.astype(str).str.strip().where(~missing)
+        # Naive times are market-local wall-clock time; times with an offset are converted to China time.
+        aware = text.str.contains(r"(?:Z|[+-]\d{2}:?\d{2})$", regex=True, na=False).to_numpy()
+        out = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
+        if (~aware & ~missing).any():
+            naive = pd.to_datetime(text[~aware & ~missing], errors="coerce", format="ISO8601")
+            out[~aware & ~missing] = naive.to_numpy(dtype="datetime64[ns]")
+        if aware.any():
+            conv = pd.to_datetime(text[aware], errors="coerce", format="ISO8601", utc=True)
+            out[aware] = (
+                conv.dt.tz_convert("Asia/Shanghai").dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
+            )
+    bad = ~missing & out.isna().to_numpy()
     if bad.any():
         pos = int(np.flatnonzero(bad)[0])
         raise _fail(source, pos, col.name, f"{raw.iloc[pos]!r} is not an ISO 8601 date or time")
-    # Timestamps are market-local wall-clock time; offsets, when given, are converted to China time.
-    local = parsed.dt.tz_convert("Asia/Shanghai").dt.tz_localize(None)
-    out = pd.Series(local.to_numpy(dtype="datetime64[ns]"), index=raw.index)
     years = out.dt.year
     far = ~missing & ((years < 1970) | (years > 2200)).to_numpy()
     if far.any():
@@ -233,7 +277,9 @@ def _parse_token_lists(
     """Split list cells; normalise codes; parse `code:years` (skills) or `code@date` (certificates)."""
     codes_out: list[list[str]] = []
     extra_out: list[list[float]] = []
-    normalise = tax.certificate_code if col.kind == "certs" or col.name == "required_certificates" else tax.trade_code
+    normalise = (
+        tax.certificate_code if col.kind == "certs" or col.name == "required_certificates" else tax.trade_code
+    )
     for pos, value in enumerate(raw.tolist()):
         codes: list[str] = []
         extra: list[float] = []
@@ -261,6 +307,11 @@ def _parse_token_lists(
             code = normalise(code)
             if not code:
                 raise _fail(source, pos, col.name, f"{token!r} has an empty code")
+            if code in codes:  # a code listed twice in one cell: keep one, with the larger years/expiry
+                if extra:
+                    i = codes.index(code)
+                    extra[i] = max(extra[i], extra.pop())
+                continue
             codes.append(code)
         codes_out.append(codes)
         extra_out.append(extra)
@@ -317,7 +368,15 @@ def validate_table(
         bad = rated & np.isnan(out["rating"].to_numpy(dtype=float))
         if bad.any():
             raise _fail(source, int(np.flatnonzero(bad)[0]), "rating", "is required for a 'rated' event")
-        key = out["job_id"] + "|" + out["worker_id"] + "|" + out["event"] + "|" + out["ts"].astype(str)
+        key = (
+            out["job_id"]
+            + "|"
+            + out["worker_id"]
+            + "|"
+            + out["event"]
+            + "|"
+            + out["ts"].dt.strftime("%Y-%m-%dT%H:%M:%S")
+        )
         out["event_id"] = np.where(out["event_id"] == "", key, out["event_id"])
         # A repeated event_id is a re-send of the same event (idempotency): keep the first.
         out = out[~out["event_id"].duplicated()].reset_index(drop=True)
@@ -404,7 +463,9 @@ def load_market(folder: str | Path, taxonomy: Taxonomy | None = None) -> Market:
         if unknown.any():
             pos = int(np.flatnonzero(unknown)[0])
             name = find_table(folder, "events").name
-            raise ContractError(f"{name}: row {pos + 1}, column '{key}': unknown {table[:-1]} {events[key].iloc[pos]!r}")
+            raise ContractError(
+                f"{name}: row {pos + 1}, column '{key}': unknown {table[:-1]} {events[key].iloc[pos]!r}"
+            )
     return Market(tables["workers"], tables["jobs"], tables["employers"], events, source=str(folder))
 
 
@@ -417,13 +478,18 @@ def _serialise(df: pd.DataFrame, table: str) -> pd.DataFrame:
         if col.kind == "skills":
             years = df["skill_years"] if "skill_years" in df else None
             out[col.name] = [
-                ";".join(f"{c}:{y:g}" if y else c for c, y in zip(codes, ys, strict=True)) if years is not None else ";".join(codes)
+                ";".join(f"{c}:{y:g}" if y else c for c, y in zip(codes, ys, strict=True))
+                if years is not None
+                else ";".join(codes)
                 for codes, ys in zip(s, years if years is not None else s, strict=True)
             ]
         elif col.kind == "certs":
             exp = df["certificate_expiry"] if "certificate_expiry" in df else [[np.inf] * len(c) for c in s]
             out[col.name] = [
-                ";".join(c if not np.isfinite(e) else f"{c}@{_day_to_date(e)}" for c, e in zip(codes, es, strict=True))
+                ";".join(
+                    c if not np.isfinite(e) else f"{c}@{_day_to_date(e)}"
+                    for c, e in zip(codes, es, strict=True)
+                )
                 for codes, es in zip(s, exp, strict=True)
             ]
         elif col.kind == "list":
@@ -456,4 +522,3 @@ def write_market(market: Market, folder: str | Path, fmt: str = "csv") -> Path:
     for table in TABLES:
         write_table(getattr(market, table), folder / f"{table}.{fmt}", table)
     return folder
-

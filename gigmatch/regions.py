@@ -54,7 +54,9 @@ def find_region(query: str) -> Region:
         # A full name may skip the city (省直辖县) or end with the county name: match on the suffix.
         hits = df[df["full_name"].str.endswith(q)] if len(q) >= 3 else hits
     if hits.empty:
-        raise ValueError(f"region {q!r} not found; give a county or district name such as 将乐县 or its adcode")
+        raise ValueError(
+            f"region {q!r} not found; give a county or district name such as 将乐县 or its adcode"
+        )
     if len(hits) > 1:
         names = ", ".join(hits["full_name"].head(8))
         raise ValueError(f"region {q!r} is ambiguous ({names}); give the province and city too")

@@ -43,10 +43,29 @@ from gigmatch.contract import Market, write_market
 from gigmatch.regions import Region, find_region
 from gigmatch.taxonomy import Taxonomy, default_taxonomy
 
-FACTORY = {"welding", "lathe", "packaging", "moving", "forklift_driving", "handicraft", "installation", "security_guard"}
+FACTORY = {
+    "welding",
+    "lathe",
+    "packaging",
+    "moving",
+    "forklift_driving",
+    "handicraft",
+    "installation",
+    "security_guard",
+}
 FARM = {"fruit_picking", "tree_pruning", "farm_labour", "village_cleanup"}
-POPULAR = {"construction_labour": 3.0, "moving": 2.5, "packaging": 2.5, "fruit_picking": 2.0, "farm_labour": 2.0,
-           "cleaning": 2.0, "handicraft": 1.8, "housekeeping": 1.5, "kitchen_helper": 1.2, "village_cleanup": 1.2}
+POPULAR = {
+    "construction_labour": 3.0,
+    "moving": 2.5,
+    "packaging": 2.5,
+    "fruit_picking": 2.0,
+    "farm_labour": 2.0,
+    "cleaning": 2.0,
+    "handicraft": 1.8,
+    "housekeeping": 1.5,
+    "kitchen_helper": 1.2,
+    "village_cleanup": 1.2,
+}
 
 
 @dataclass(frozen=True)
@@ -78,7 +97,9 @@ def _to_latlon(region: Region, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray
     return np.round(region.lat + dlat, 6), np.round(region.lon + dlon, 6)
 
 
-def simulate_market(config: SimulationConfig, taxonomy: Taxonomy | None = None) -> tuple[Market, pd.DataFrame]:
+def simulate_market(
+    config: SimulationConfig, taxonomy: Taxonomy | None = None
+) -> tuple[Market, pd.DataFrame]:
     """Simulate a market. Returns the market and the oracle table (one row per shown pair)."""
     if config.workers < 1 or config.jobs < 1 or config.days < 1:
         raise ValueError("workers, jobs and days must each be at least 1")
@@ -124,8 +145,11 @@ def simulate_market(config: SimulationConfig, taxonomy: Taxonomy | None = None) 
     cert_mat = (need & (rng.random((n_w, n_c)) < 0.6)) | (rng.random((n_w, n_c)) < 0.02)
     start_day = (t0 - pd.Timestamp(0)).days
     expired = rng.random((n_w, n_c)) < 0.15
-    expiry_day = np.where(expired, start_day + rng.integers(-400, config.days + 5, (n_w, n_c)),
-                          start_day + rng.integers(200, 1500, (n_w, n_c)))
+    expiry_day = np.where(
+        expired,
+        start_day + rng.integers(-400, config.days + 5, (n_w, n_c)),
+        start_day + rng.integers(200, 1500, (n_w, n_c)),
+    )
     reliability = rng.beta(9, 1.2, n_w)
     quality = rng.normal(0, 1, n_w)
     activity = rng.normal(0, 1, n_w)
@@ -135,7 +159,12 @@ def simulate_market(config: SimulationConfig, taxonomy: Taxonomy | None = None) 
     rating_count = rng.binomial(completed, 0.6)
     rating_avg = np.where(
         rating_count > 0,
-        np.round(np.clip(4.0 + 0.5 * quality + rng.normal(0, 0.6, n_w) / np.sqrt(np.maximum(rating_count, 1)), 1, 5), 2),
+        np.round(
+            np.clip(
+                4.0 + 0.5 * quality + rng.normal(0, 0.6, n_w) / np.sqrt(np.maximum(rating_count, 1)), 1, 5
+            ),
+            2,
+        ),
         np.nan,
     )
     main_trade = np.argmax(skill_mat * rng.random((n_w, n_t)), axis=1)
@@ -146,29 +175,44 @@ def simulate_market(config: SimulationConfig, taxonomy: Taxonomy | None = None) 
     rows_s = [np.flatnonzero(r) for r in skill_mat]
     rows_c = [np.flatnonzero(r) for r in cert_mat]
     rows_p = [np.flatnonzero(r) for r in pref_mat]
-    workers = pd.DataFrame({
-        "worker_id": [f"w{i:06d}" for i in range(n_w)],
-        "lat": w_lat, "lon": w_lon,
-        "skills": [[trades[j] for j in r] for r in rows_s],
-        "skill_years": [years[i, r].tolist() for i, r in enumerate(rows_s)],
-        "certificates": [[certs[j] for j in r] for r in rows_c],
-        "certificate_expiry": [expiry_day[i, r].astype(float).tolist() for i, r in enumerate(rows_c)],
-        "preferred_trades": [[trades[j] for j in r] for r in rows_p],
-        "rating_avg": rating_avg, "rating_count": rating_count, "jobs_completed": completed, "no_shows": no_shows,
-        "max_travel_km": max_travel, "min_daily_wage": min_wage, "registered_at": registered,
-        "available_from": pd.NaT, "available_until": pd.NaT,
-    })
+    workers = pd.DataFrame(
+        {
+            "worker_id": [f"w{i:06d}" for i in range(n_w)],
+            "lat": w_lat,
+            "lon": w_lon,
+            "skills": [[trades[j] for j in r] for r in rows_s],
+            "skill_years": [years[i, r].tolist() for i, r in enumerate(rows_s)],
+            "certificates": [[certs[j] for j in r] for r in rows_c],
+            "certificate_expiry": [expiry_day[i, r].astype(float).tolist() for i, r in enumerate(rows_c)],
+            "preferred_trades": [[trades[j] for j in r] for r in rows_p],
+            "rating_avg": rating_avg,
+            "rating_count": rating_count,
+            "jobs_completed": completed,
+            "no_shows": no_shows,
+            "max_travel_km": max_travel,
+            "min_daily_wage": min_wage,
+            "registered_at": registered,
+            "available_from": pd.NaT,
+            "available_until": pd.NaT,
+        }
+    )
 
     # ---- employers ----------------------------------------------------------------------------------
     n_e = max(1, config.jobs // 5)
     emp_quality = rng.normal(0, 1, n_e)
     emp_rc = rng.poisson(8, n_e)
-    emp_rating = np.where(emp_rc > 0, np.round(np.clip(4.0 + 0.5 * emp_quality + rng.normal(0, 0.3, n_e), 1, 5), 2), np.nan)
+    emp_rating = np.where(
+        emp_rc > 0, np.round(np.clip(4.0 + 0.5 * emp_quality + rng.normal(0, 0.3, n_e), 1, 5), 2), np.nan
+    )
     blacklisted = rng.random(n_e) < 0.03
-    employers = pd.DataFrame({
-        "employer_id": [f"e{i:05d}" for i in range(n_e)], "rating_avg": emp_rating,
-        "rating_count": emp_rc, "blacklisted": blacklisted,
-    })
+    employers = pd.DataFrame(
+        {
+            "employer_id": [f"e{i:05d}" for i in range(n_e)],
+            "rating_avg": emp_rating,
+            "rating_count": emp_rc,
+            "blacklisted": blacklisted,
+        }
+    )
 
     # ---- jobs ------------------------------------------------------------------------------------------
     n_j = config.jobs
@@ -178,30 +222,51 @@ def simulate_market(config: SimulationConfig, taxonomy: Taxonomy | None = None) 
     tx, ty = np.r_[0.0, _disc(rng, n_town - 1, 0.7 * R)[0]], np.r_[0.0, _disc(rng, n_town - 1, 0.7 * R)[1]]
     job_trade = rng.choice(n_t, size=n_j, p=popularity)
     kind = np.array([0 if trades[t] in FACTORY else 1 if trades[t] in FARM else 2 for t in job_trade])
-    site_x = np.select([kind == 0, kind == 1], [fx[rng.integers(0, n_fact, n_j)], px[rng.integers(0, n_farm, n_j)]],
-                       tx[rng.integers(0, n_town, n_j)])
-    site_y = np.select([kind == 0, kind == 1], [fy[rng.integers(0, n_fact, n_j)], py[rng.integers(0, n_farm, n_j)]],
-                       ty[rng.integers(0, n_town, n_j)])
+    site_x = np.select(
+        [kind == 0, kind == 1],
+        [fx[rng.integers(0, n_fact, n_j)], px[rng.integers(0, n_farm, n_j)]],
+        tx[rng.integers(0, n_town, n_j)],
+    )
+    site_y = np.select(
+        [kind == 0, kind == 1],
+        [fy[rng.integers(0, n_fact, n_j)], py[rng.integers(0, n_farm, n_j)]],
+        ty[rng.integers(0, n_town, n_j)],
+    )
     jx, jy = _clip_to_disc(site_x + rng.normal(0, 0.5, n_j), site_y + rng.normal(0, 0.5, n_j), R)
     j_lat, j_lon = _to_latlon(region, jx, jy)
     big = kind < 2
-    headcount = np.where(big, rng.choice([1, 2, 3, 5, 10], size=n_j, p=[0.4, 0.2, 0.15, 0.15, 0.1]),
-                         rng.choice([1, 2], size=n_j, p=[0.85, 0.15]))
+    headcount = np.where(
+        big,
+        rng.choice([1, 2, 3, 5, 10], size=n_j, p=[0.4, 0.2, 0.15, 0.15, 0.1]),
+        rng.choice([1, 2], size=n_j, p=[0.85, 0.15]),
+    )
     employer = rng.integers(0, n_e, n_j)
     generosity = rng.lognormal(0, 0.1, n_e)
     wage = np.round(wage_typ[job_trade] * generosity[employer] * rng.lognormal(0, 0.15, n_j) / 10) * 10
     posted = t0 + pd.to_timedelta(rng.random(n_j) * config.days * 86400, unit="s").round("s")
     start = (posted + pd.to_timedelta(rng.integers(2, 5, n_j), unit="D")).normalize() + pd.Timedelta(hours=8)
     end = start + pd.to_timedelta(rng.integers(0, 5, n_j), unit="D") + pd.Timedelta(hours=9)
-    extra_height = (rng.random(n_j) < 0.1) & np.isin(job_trade, [t_index.get("installation", -1), t_index.get("electrical", -1)])
-    jobs = pd.DataFrame({
-        "job_id": [f"j{i:06d}" for i in range(n_j)], "trade": [trades[t] for t in job_trade],
-        "lat": j_lat, "lon": j_lon, "headcount": headcount,
-        "employer_id": employers["employer_id"].to_numpy()[employer],
-        "required_certificates": [["height_work_cert"] if e else [] for e in extra_height],
-        "daily_wage": wage, "start_time": start, "end_time": end, "posted_at": posted,
-        "risk_level": np.clip(1 + np.array([len(trade_certs[t]) for t in job_trade]) + extra_height, 1, 4),
-    })
+    extra_height = (rng.random(n_j) < 0.1) & np.isin(
+        job_trade, [t_index.get("installation", -1), t_index.get("electrical", -1)]
+    )
+    jobs = pd.DataFrame(
+        {
+            "job_id": [f"j{i:06d}" for i in range(n_j)],
+            "trade": [trades[t] for t in job_trade],
+            "lat": j_lat,
+            "lon": j_lon,
+            "headcount": headcount,
+            "employer_id": employers["employer_id"].to_numpy()[employer],
+            "required_certificates": [["height_work_cert"] if e else [] for e in extra_height],
+            "daily_wage": wage,
+            "start_time": start,
+            "end_time": end,
+            "posted_at": posted,
+            "risk_level": np.clip(
+                1 + np.array([len(trade_certs[t]) for t in job_trade]) + extra_height, 1, 4
+            ),
+        }
+    )
 
     # ---- logging policy: who was shown each job ----------------------------------------------------
     shown_jobs = np.flatnonzero(~blacklisted[employer])
@@ -228,18 +293,33 @@ def simulate_market(config: SimulationConfig, taxonomy: Taxonomy | None = None) 
     wage_ratio = np.log(wage[pj] / min_wage[pw])
     emp_r = np.nan_to_num(emp_rating[employer[pj]], nan=4.0)
     z1 = rng.normal(0, 1, n_p)
-    p_apply = expit(-1.0 + 1.6 * exact + 0.8 * rel + 0.7 * pref - 0.15 * d - 0.6 * np.maximum(0, d - max_travel[pw])
-                    + 2.0 * wage_ratio + 0.4 * (emp_r - 4) + 0.8 * activity[pw] + 0.5 * z1)
+    p_apply = expit(
+        -1.0
+        + 1.6 * exact
+        + 0.8 * rel
+        + 0.7 * pref
+        - 0.15 * d
+        - 0.6 * np.maximum(0, d - max_travel[pw])
+        + 2.0 * wage_ratio
+        + 0.4 * (emp_r - 4)
+        + 0.8 * activity[pw]
+        + 0.5 * z1
+    )
     start_days = ((start - pd.Timestamp(0)) // pd.Timedelta(days=1)).to_numpy()
     licensed = np.ones(n_p, dtype=bool)
-    req_lists = [trade_certs[t] + ([c_index["height_work_cert"]] if e else []) for t, e in zip(job_trade, extra_height, strict=True)]
+    req_lists = [
+        trade_certs[t] + ([c_index["height_work_cert"]] if e else [])
+        for t, e in zip(job_trade, extra_height, strict=True)
+    ]
     for slot in range(3):
         cert_at = np.array([r[slot] if len(r) > slot else -1 for r in req_lists])[pj]
         has = cert_at >= 0
         ok = cert_mat[pw, np.maximum(cert_at, 0)] & (expiry_day[pw, np.maximum(cert_at, 0)] >= start_days[pj])
         licensed &= ~has | ok
     yrs = years[pw, jt]
-    p_hire = np.where(licensed, expit(-0.3 + 1.2 * exact + 0.5 * rel + 0.08 * np.minimum(yrs, 10) + 0.9 * quality[pw]), 0.0)
+    p_hire = np.where(
+        licensed, expit(-0.3 + 1.2 * exact + 0.5 * rel + 0.08 * np.minimum(yrs, 10) + 0.9 * quality[pw]), 0.0
+    )
     p_complete = reliability[pw] * np.exp(-d / 150.0)
     mu = 4.0 + 0.5 * quality[pw] + 0.3 * exact
     p_rated = 0.7
@@ -263,12 +343,31 @@ def simulate_market(config: SimulationConfig, taxonomy: Taxonomy | None = None) 
     job_ids = jobs["job_id"].to_numpy()[pj]
     worker_ids = workers["worker_id"].to_numpy()[pw]
     parts = []
-    for name, mask, ts in (("shown", np.ones(n_p, bool), t_shown), ("declined", declined, t_resp),
-                           ("applied", applied, t_resp), ("hired", hired, t_hire), ("completed", completed_ev, end_p),
-                           ("no_show", no_show, t_noshow), ("rated", rated, t_rated)):
-        parts.append(pd.DataFrame({"ts": ts[mask], "job_id": job_ids[mask], "worker_id": worker_ids[mask], "event": name,
-                                   "rating": np.where(name == "rated", rating[mask], np.nan)}))
-    events = pd.concat(parts, ignore_index=True).sort_values(["ts", "job_id", "worker_id"], kind="stable").reset_index(drop=True)
+    for name, mask, ts in (
+        ("shown", np.ones(n_p, bool), t_shown),
+        ("declined", declined, t_resp),
+        ("applied", applied, t_resp),
+        ("hired", hired, t_hire),
+        ("completed", completed_ev, end_p),
+        ("no_show", no_show, t_noshow),
+        ("rated", rated, t_rated),
+    ):
+        parts.append(
+            pd.DataFrame(
+                {
+                    "ts": ts[mask],
+                    "job_id": job_ids[mask],
+                    "worker_id": worker_ids[mask],
+                    "event": name,
+                    "rating": np.where(name == "rated", rating[mask], np.nan),
+                }
+            )
+        )
+    events = (
+        pd.concat(parts, ignore_index=True)
+        .sort_values(["ts", "job_id", "worker_id"], kind="stable")
+        .reset_index(drop=True)
+    )
     events["event_id"] = [f"ev{i:08d}" for i in range(len(events))]
 
     # expected graded label (models.labels): applied 1, hired 2, completed 3, completed and rated >= 4.5 4
@@ -276,11 +375,18 @@ def simulate_market(config: SimulationConfig, taxonomy: Taxonomy | None = None) 
     p4 = pc * p_rated * p_top
     probs = np.stack([1 - pa, pa - ph, ph * (1 - p_complete), pc - p4, p4], axis=1)  # P(label = 0..4)
     labels = np.arange(5)
-    oracle = pd.DataFrame({
-        "job_id": job_ids, "worker_id": worker_ids, "p_apply": p_apply, "p_hire": p_hire,
-        "p_complete": p_complete, "p_top_rating": p_top, "expected_label": probs @ labels,
-        "expected_gain": probs @ (2.0**labels - 1),
-    })
+    oracle = pd.DataFrame(
+        {
+            "job_id": job_ids,
+            "worker_id": worker_ids,
+            "p_apply": p_apply,
+            "p_hire": p_hire,
+            "p_complete": p_complete,
+            "p_top_rating": p_top,
+            "expected_label": probs @ labels,
+            "expected_gain": probs @ (2.0**labels - 1),
+        }
+    )
     market = Market(workers=workers, jobs=jobs, employers=employers, events=events)
     return market, oracle
 
@@ -308,9 +414,13 @@ def write_simulation(config: SimulationConfig, out: str | Path, fmt: str = "csv"
     oracle.to_csv(truth / "oracle.csv", index=False)
     region = find_region(config.region)
     summary = {
-        "config": asdict(config), "region": {**asdict(region), "full_name": region.full_name},
-        "workers": len(market.workers), "jobs": len(market.jobs), "events": len(market.events),
-        "shown_pairs": len(oracle), "earth_radius_km": EARTH_RADIUS_KM,
+        "config": asdict(config),
+        "region": {**asdict(region), "full_name": region.full_name},
+        "workers": len(market.workers),
+        "jobs": len(market.jobs),
+        "events": len(market.events),
+        "shown_pairs": len(oracle),
+        "earth_radius_km": EARTH_RADIUS_KM,
     }
     (truth / "simulation.json").write_text(json.dumps(summary, ensure_ascii=False, indent=1, default=str))
     return summary

@@ -1,0 +1,59 @@
+"""Hard constraints: reason codes for pairs that must never be matched.
+
+Every excluded pair carries a reason so that the exclusion can be explained to a worker or operator
+(事事有回音). ``reason`` holds the first failing constraint in the priority order below; ``flags`` holds
+all of them as a bit set (bit ``code - 1``), which the "what would change it" answers use: a pair
+whose only flag is ``CERTIFICATE_MISSING`` becomes eligible with that certificate.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+import numpy as np
+
+
+class Reason(IntEnum):
+    """Why a pair is excluded, in priority order (lower first). 0 means eligible."""
+
+    ELIGIBLE = 0
+    EMPLOYER_BLACKLISTED = 1  # wage arrears: never matched
+    CERTIFICATE_MISSING = 2  # a required certificate is not held
+    CERTIFICATE_EXPIRED = 3  # held, but expired before the job's start day
+    NO_MATCHING_SKILL = 4  # skilled trade and neither the skill nor a related one
+    BEYOND_TRAVEL_LIMIT = 5  # farther than the worker's max_travel_km
+    BEYOND_RADIUS = 6  # farther than the request's max_km
+
+    @property
+    def code(self) -> str:
+        return self.name.lower()
+
+
+REASON_TEXT = {
+    Reason.EMPLOYER_BLACKLISTED: "employer is blacklisted for unpaid wages",
+    Reason.CERTIFICATE_MISSING: "a required certificate is missing",
+    Reason.CERTIFICATE_EXPIRED: "a required certificate expires before the job starts",
+    Reason.NO_MATCHING_SKILL: "the trade needs a skill the worker has not listed",
+    Reason.BEYOND_TRAVEL_LIMIT: "farther than the worker will travel",
+    Reason.BEYOND_RADIUS: "outside the requested radius",
+}
+
+
+def first_reason(flags: np.ndarray) -> np.ndarray:
+    """Lowest set bit of each flag set, as a :class:`Reason` code (0 where no bit is set)."""
+    flags = flags.astype(np.int64)
+    low = flags & -flags
+    out = np.zeros(flags.shape, dtype=np.int8)
+    nz = low > 0
+    out[nz] = (np.log2(low[nz]).astype(np.int8) + 1).astype(np.int8)
+    return out
+
+
+def flag(reason: Reason) -> int:
+    return 1 << (int(reason) - 1)
+
+
+def count_reasons(reason: np.ndarray) -> dict[str, int]:
+    """{reason_code: count} over excluded pairs."""
+    codes, counts = np.unique(reason[reason > 0], return_counts=True)
+    return {Reason(int(c)).code: int(n) for c, n in zip(codes, counts, strict=True)}

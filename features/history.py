@@ -1,0 +1,87 @@
+"""Point-in-time worker history from the event log.
+
+Everything derived from events (ratings, completions, no-shows, last activity) is counted strictly
+*before* an as-of time, so a training pair sees only what the platform knew when it showed the job.
+The ``workers`` snapshot columns (``rating_avg``, ``rating_count``, ``jobs_completed``, ``no_shows``)
+are history from before the log starts and are added on top.
+
+All relevant events live in one array of keys ``worker * 2**34 + ts_seconds``, sorted, with cumulative
+sums of each statistic beside it; a query for many (worker, as-of) pairs is one ``searchsorted`` plus
+gathers (each worker's first key position is precomputed).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+_SHIFT = np.int64(2**34)  # > seconds until year 2514
+ACTIVITY_EVENTS = ("declined", "applied", "completed")  # things the worker did, not the employer
+_STATS = ("completed", "no_shows", "rating_sum", "rating_count", "activity")
+
+
+class WorkerHistory:
+    """Event-derived worker statistics, queryable as of any time.
+
+    Parameters
+    ----------
+    events : DataFrame
+        Validated ``events`` table.
+    worker_ids : array of shape (n_workers,)
+        The worker order of the :class:`features.encode.WorkerTable` the queries refer to. Events of
+        other workers are ignored.
+    """
+
+    def __init__(self, events: pd.DataFrame, worker_ids: np.ndarray):
+        n_workers = len(worker_ids)
+        if len(events):
+            w = pd.Index(worker_ids).get_indexer(events["worker_id"])
+            ev = events["event"].to_numpy(dtype=object)
+            ts = events["ts"].to_numpy(dtype="datetime64[ns]").astype("int64") // 1_000_000_000
+            rating = events["rating"].to_numpy(dtype=np.float64)
+        else:
+            w = np.zeros(0, dtype=np.int64)
+            ev, ts, rating = np.zeros(0, dtype=object), np.zeros(0, dtype=np.int64), np.zeros(0)
+        is_done, is_noshow, is_rated = ev == "completed", ev == "no_show", ev == "rated"
+        is_act = np.isin(ev, ACTIVITY_EVENTS)
+        keep = (w >= 0) & (is_done | is_noshow | is_rated | is_act)
+        keys = w[keep].astype(np.int64) * _SHIFT + ts[keep]
+        order = np.argsort(keys, kind="stable")
+        self._keys = keys[order]
+        values = np.stack(
+            [is_done, is_noshow, np.where(is_rated, np.nan_to_num(rating), 0.0), is_rated, is_act], axis=1
+        ).astype(np.float64)[keep][order]
+        self._cum = np.vstack([np.zeros((1, len(_STATS))), np.cumsum(values, axis=0)])
+        # Key of the latest activity event at or before each position (-1 before any).
+        act_keys = np.where(values[:, 4] > 0, self._keys, -1)
+        self._last_act = np.r_[-1, np.maximum.accumulate(act_keys)] if len(act_keys) else np.array([-1])
+        self._first = np.searchsorted(self._keys, np.arange(n_workers + 1, dtype=np.int64) * _SHIFT)
+        self.n_events = int(keep.sum())
+
+    @classmethod
+    def empty(cls, worker_ids: np.ndarray) -> WorkerHistory:
+        return cls(
+            pd.DataFrame({"worker_id": [], "ts": pd.to_datetime([]), "event": [], "rating": []}), worker_ids
+        )
+
+    def asof(self, worker: np.ndarray, asof_s: np.ndarray) -> dict[str, np.ndarray]:
+        """Statistics strictly before ``asof_s`` (float seconds since epoch), each of shape (n_pairs,).
+
+        Returns ``completed``, ``no_shows``, ``rating_sum``, ``rating_count`` and ``last_activity_s``
+        (NaN when the worker did nothing before the as-of time).
+        """
+        worker = np.asarray(worker, dtype=np.int64)
+        asof_s = np.broadcast_to(np.asarray(asof_s, dtype=np.float64), worker.shape)
+        base = worker * _SHIFT
+        lo = self._first[worker]
+        hi = np.searchsorted(self._keys, base + np.ceil(asof_s).astype(np.int64), side="left")
+        diff = self._cum[hi] - self._cum[lo]
+        last_key = self._last_act[hi]
+        last = np.where(last_key >= base, (last_key - base).astype(np.float64), np.nan)
+        return {
+            "completed": diff[:, 0],
+            "no_shows": diff[:, 1],
+            "rating_sum": diff[:, 2],
+            "rating_count": diff[:, 3],
+            "last_activity_s": last,
+        }

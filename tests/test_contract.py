@@ -1,0 +1,153 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from gigmatch.contract import ContractError, load_market, read_table, validate_table, write_table
+
+GOOD_WORKERS = "worker_id,lat,lon,skills,certificates\nw1,26.7,117.4,电焊工:5;moving,电焊证@2027-01-31\nw2,26.8,117.5,,\n"
+
+
+def write(tmp_path, name, text):
+    p = tmp_path / name
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+def test_good_workers_are_normalised(tmp_path):
+    df = read_table(write(tmp_path, "workers.csv", GOOD_WORKERS), "workers")
+    assert df.loc[0, "skills"] == ["welding", "moving"]  # synonym 电焊工 normalised to the code
+    assert df.loc[0, "skill_years"] == [5.0, 0.0]
+    assert df.loc[0, "certificates"] == ["welding_cert"]
+    assert df.loc[0, "certificate_expiry"] == [float((pd.Timestamp("2027-01-31") - pd.Timestamp(0)).days)]
+    assert df.loc[1, "skills"] == []  # an empty skill list is allowed
+    assert df.loc[1, "max_travel_km"] == 15.0  # documented default
+    assert np.isnan(df.loc[1, "rating_avg"])
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("worker_id,lat,skills\nw1,26.7,x\n", "workers.csv: missing required column 'lon'"),
+        (
+            "worker_id,lat,lon,skills\nw1,26.7,117,x\nw2,91,117,x\n",
+            "workers.csv: row 2, column 'lat': 91 is outside [-90, 90]",
+        ),
+        (
+            "worker_id,lat,lon,skills\nw1,abc,117,x\n",
+            "workers.csv: row 1, column 'lat': 'abc' is not a finite number",
+        ),
+        (
+            "worker_id,lat,lon,skills\nw1,inf,117,x\n",
+            "workers.csv: row 1, column 'lat': 'inf' is not a finite number",
+        ),
+        (
+            "worker_id,lat,lon,skills\nw1,26,117,x\nw1,26,117,y\n",
+            "workers.csv: row 2, column 'worker_id': duplicate id 'w1' (first at row 1)",
+        ),
+        (
+            "worker_id,lat,lon,skills,registered_at\nw1,26,117,x,2026-13-45\n",
+            "workers.csv: row 1, column 'registered_at': '2026-13-45' is not an ISO 8601 date or time",
+        ),
+        (
+            "worker_id,lat,lon,skills,certificates\nw1,26,117,x,welding_cert@31/01/2027\n",
+            "workers.csv: row 1, column 'certificates': 'welding_cert@31/01/2027': expiry must be YYYY-MM-DD after '@'",
+        ),
+        (
+            "worker_id,lat,lon,skills\nw1,26,117,welding:many\n",
+            "workers.csv: row 1, column 'skills': 'welding:many': years must be a number 0-80 after ':'",
+        ),
+        (
+            "worker_id,lat,lon,skills,rating_count\nw1,26,117,x,-3\n",
+            "workers.csv: row 1, column 'rating_count': -3 is outside >= 0",
+        ),
+        ("worker_id,lat,lon,skills\n,26,117,x\n", "workers.csv: row 1, column 'worker_id': is required"),
+    ],
+)
+def test_bad_workers_file_is_refused_with_file_row_and_column(tmp_path, text, expected):
+    with pytest.raises(ContractError) as err:
+        read_table(write(tmp_path, "workers.csv", text), "workers")
+    assert str(err.value) == expected
+
+
+def test_bad_jobs_and_events(tmp_path):
+    with pytest.raises(
+        ContractError, match=r"jobs.csv: row 1, column 'headcount': -2 is outside \[1, 10000\]"
+    ):
+        read_table(
+            write(tmp_path, "jobs.csv", "job_id,trade,lat,lon,headcount\nj1,welding,26,117,-2\n"), "jobs"
+        )
+    with pytest.raises(ContractError, match=r"jobs.csv: row 1, column 'end_time': is before start_time"):
+        read_table(
+            write(
+                tmp_path,
+                "jobs.csv",
+                "job_id,trade,lat,lon,start_time,end_time\nj1,x,26,117,2026-01-02,2026-01-01\n",
+            ),
+            "jobs",
+        )
+    with pytest.raises(ContractError, match=r"events.csv: row 1, column 'event': 'clicked' is not one of"):
+        read_table(
+            write(tmp_path, "events.csv", "ts,job_id,worker_id,event\n2026-01-01,j1,w1,clicked\n"), "events"
+        )
+    with pytest.raises(
+        ContractError, match=r"events.csv: row 1, column 'rating': is required for a 'rated' event"
+    ):
+        read_table(
+            write(tmp_path, "events.csv", "ts,job_id,worker_id,event\n2026-01-01,j1,w1,rated\n"), "events"
+        )
+
+
+def test_duplicate_event_ids_are_idempotent(tmp_path):
+    text = "ts,job_id,worker_id,event,event_id\n2026-01-01,j1,w1,shown,e1\n2026-01-01,j1,w1,shown,e1\n2026-01-02,j1,w1,applied,\n"
+    df = read_table(write(tmp_path, "events.csv", text), "events")
+    assert len(df) == 2
+    assert df.loc[1, "event_id"] == "j1|w1|applied|2026-01-02T00:00:00"  # natural key when no id
+
+
+def test_market_refuses_unknown_references(tmp_path):
+    write(tmp_path, "workers.csv", GOOD_WORKERS)
+    write(tmp_path, "jobs.csv", "job_id,trade,lat,lon\nj1,welding,26.7,117.4\n")
+    write(
+        tmp_path, "events.csv", "ts,job_id,worker_id,event\n2026-01-01,j1,w1,shown\n2026-01-01,j9,w1,shown\n"
+    )
+    with pytest.raises(ContractError, match=r"events.csv: row 2, column 'job_id': unknown job 'j9'"):
+        load_market(tmp_path)
+
+
+def test_missing_table_and_unreadable_parquet(tmp_path):
+    write(tmp_path, "workers.csv", GOOD_WORKERS)
+    with pytest.raises(ContractError, match="missing table jobs.csv or jobs.parquet"):
+        load_market(tmp_path)
+    (tmp_path / "jobs.parquet").write_bytes(b"not parquet")
+    with pytest.raises(ContractError, match=r"jobs.parquet: cannot be read"):
+        load_market(tmp_path)
+
+
+def test_parquet_with_list_columns_round_trips(tmp_path):
+    raw = pd.DataFrame(
+        {
+            "worker_id": ["w1"],
+            "lat": [26.7],
+            "lon": [117.4],
+            "skills": [["welding:3", "焊工"]],
+            "certificates": [["welding_cert@2030-01-01"]],
+        }
+    )
+    raw.to_parquet(tmp_path / "w.parquet")
+    df = read_table(tmp_path / "w.parquet", "workers")
+    assert df.loc[0, "skills"] == ["welding"]  # duplicate after normalisation keeps the first
+    # writing and reading back is lossless in contract form
+    write_table(df, tmp_path / "workers.csv", "workers")
+    again = read_table(tmp_path / "workers.csv", "workers")
+    assert again.loc[0, "certificates"] == ["welding_cert"]
+    assert again.loc[0, "certificate_expiry"] == df.loc[0, "certificate_expiry"]
+
+
+def test_timezone_offsets_become_china_local_time():
+    df = validate_table(
+        pd.DataFrame(
+            {"ts": ["2026-01-01T00:00:00Z"], "job_id": ["j"], "worker_id": ["w"], "event": ["shown"]}
+        ),
+        "events",
+    )
+    assert df.loc[0, "ts"] == pd.Timestamp("2026-01-01T08:00:00")

@@ -1,0 +1,86 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from features.geo import haversine_km
+from gigmatch.contract import load_market
+from gigmatch.regions import find_region
+from gigmatch.simulate import SimulationConfig, simulate_market
+
+ORDER = {"shown": 0, "declined": 1, "applied": 1, "hired": 2, "completed": 3, "no_show": 3, "rated": 4}
+
+
+def test_same_seed_same_market_other_seed_differs():
+    cfg = SimulationConfig(region="临邑县", workers=400, jobs=80, days=5, seed=11)
+    a, oa = simulate_market(cfg)
+    b, ob = simulate_market(cfg)
+    pd.testing.assert_frame_equal(a.workers, b.workers)
+    pd.testing.assert_frame_equal(a.events, b.events)
+    pd.testing.assert_frame_equal(oa, ob)
+    c, _ = simulate_market(SimulationConfig(region="临邑县", workers=400, jobs=80, days=5, seed=12))
+    assert not np.allclose(a.workers["lat"], c.workers["lat"])
+
+
+@pytest.mark.parametrize("region", ["将乐县", "仁寿县", "福建省福州市鼓楼区"])
+def test_coordinates_stay_inside_the_county(region):
+    market, _ = simulate_market(SimulationConfig(region=region, workers=500, jobs=100, days=3, seed=1))
+    r = find_region(region)
+    for table in (market.workers, market.jobs):
+        d = haversine_km(r.lat, r.lon, table["lat"].to_numpy(), table["lon"].to_numpy())
+        assert d.max() <= r.radius_km + 0.01
+
+
+def test_ambiguous_and_unknown_regions_are_refused():
+    with pytest.raises(ValueError, match="ambiguous"):
+        find_region("鼓楼区")
+    with pytest.raises(ValueError, match="not found"):
+        find_region("不存在县")
+
+
+def test_written_market_is_valid_and_events_are_causal(small_market_dir):
+    market = load_market(small_market_dir)  # the contract validator accepts the simulator's output
+    ev = market.events
+    ev = ev.assign(stage=ev["event"].map(ORDER))
+    # per pair, every event of a later stage comes no earlier than every event of an earlier stage
+    span = ev.groupby(["job_id", "worker_id", "stage"])["ts"].agg(["min", "max"]).reset_index()
+    span = span.sort_values(["job_id", "worker_id", "stage"])
+    same_pair = (span["job_id"].shift() == span["job_id"]) & (span["worker_id"].shift() == span["worker_id"])
+    assert (span["min"][same_pair].to_numpy() >= span["max"].shift()[same_pair].to_numpy()).all()
+    first = ev.sort_values("ts", kind="stable").groupby(["job_id", "worker_id"])["event"].first()
+    assert (first == "shown").all()
+    # never shown: jobs of blacklisted employers
+    bl = set(market.employers.loc[market.employers["blacklisted"], "employer_id"])
+    shown_jobs = set(ev["job_id"])
+    assert not any(j in shown_jobs for j in market.jobs.loc[market.jobs["employer_id"].isin(bl), "job_id"])
+
+
+def test_acceptance_falls_with_distance_and_rises_with_wage(small_market_dir):
+    m = load_market(small_market_dir)
+    shown = m.events[m.events["event"] == "shown"][["job_id", "worker_id"]]
+    applied = m.events[m.events["event"] == "applied"][["job_id", "worker_id"]].assign(applied=1)
+    pairs = shown.merge(applied, how="left").fillna({"applied": 0})
+    pairs = pairs.merge(m.jobs[["job_id", "lat", "lon", "daily_wage"]], on="job_id")
+    pairs = pairs.merge(
+        m.workers[["worker_id", "lat", "lon", "min_daily_wage"]], on="worker_id", suffixes=("_j", "_w")
+    )
+    d = haversine_km(pairs["lat_j"], pairs["lon_j"], pairs["lat_w"], pairs["lon_w"])
+    ratio = pairs["daily_wage"] / pairs["min_daily_wage"]
+    rate = pairs["applied"].to_numpy()
+    near, far = rate[d < np.quantile(d, 0.25)].mean(), rate[d > np.quantile(d, 0.75)].mean()
+    low, high = rate[ratio < np.quantile(ratio, 0.25)].mean(), rate[ratio > np.quantile(ratio, 0.75)].mean()
+    assert near > far + 0.05
+    assert high > low + 0.05
+
+
+def test_oracle_is_beside_not_inside_the_market(small_market_dir):
+    oracle = pd.read_csv(small_market_dir / "truth" / "oracle.csv")
+    market = load_market(small_market_dir)
+    assert len(oracle) == (market.events["event"] == "shown").sum()
+    assert oracle["expected_label"].between(0, 4).all()
+    assert not (small_market_dir / "oracle.csv").exists()
+
+
+def test_hundred_thousand_workers_is_vectorised():
+    # Not a timing assert: 100k workers must at least run; benchmarks/bench_simulate.py prints the time.
+    market, oracle = simulate_market(SimulationConfig(workers=100_000, jobs=500, days=2, seed=5))
+    assert len(market.workers) == 100_000 and len(oracle) > 0
