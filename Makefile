@@ -4,12 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO := demo
 DEMO_DATA := $(DEMO)/market
-DEMO_REGISTRY := $(DEMO)/registry
 DEMO_REGION ?= 将乐县
-HOST ?= 127.0.0.1
-PORT ?= 8000
 
-.PHONY: run test lint demo-data demo-model bench clean
+.PHONY: run test lint demo-data bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,14 +23,13 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 $(DEMO_DATA)/workers.csv: | $(VENV)/.installed
 	$(BIN)/gigmatch simulate --region $(DEMO_REGION) --workers 5000 --jobs 1500 --days 30 --seed 7 --out $(DEMO_DATA)
 
-$(DEMO_REGISTRY)/current: $(DEMO_DATA)/workers.csv | $(VENV)/.installed
-	$(BIN)/gigmatch train --data $(DEMO_DATA) --registry $(DEMO_REGISTRY) --seed 7
-
 demo-data: $(DEMO_DATA)/workers.csv
-demo-model: $(DEMO_REGISTRY)/current
 
-run: $(VENV)/.installed demo-data demo-model
-	$(BIN)/gigmatch demo --data $(DEMO_DATA) --registry $(DEMO_REGISTRY) --out $(DEMO)/assign --host $(HOST) --port $(PORT)
+# Until the scoring service lands (issue #6), `make run` runs the end-to-end demo that exists:
+# simulate a county market (once), then the operators' batch assignment with its report.
+run: $(VENV)/.installed demo-data
+	$(BIN)/gigmatch assign --data $(DEMO_DATA) --out $(DEMO)/assign --max-km 15
+	@echo "open $(DEMO)/assign/report.html in a browser; CSVs and summary.json are beside it"
 
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -q

@@ -152,3 +152,96 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+# ---------------------------------------------------------------------------------------------------
+# assign
+
+
+def _load_scorer(model_dir: Path | None):
+    """The registry's current model, or the heuristic scorer (cold start) when none is given/found."""
+    from models.heuristic import HeuristicScorer
+
+    if model_dir is None:
+        log.info("no model given: using the heuristic scorer (%s)", HeuristicScorer.version)
+        return HeuristicScorer()
+    from models.registry import load_scorer
+
+    return load_scorer(model_dir)
+
+
+def _dask_client(address: str | None):
+    if not address:
+        return None
+    try:
+        from dask.distributed import Client, LocalCluster
+    except ImportError:
+        raise CLIError("--dask needs the dask extra: pip install 'gigmatch[dask]'") from None
+    if address == "local":
+        return Client(LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None))
+    return Client(address)
+
+
+def cmd_assign(args: argparse.Namespace) -> int:
+    from rich.progress import Progress
+
+    from gigmatch.contract import load_market
+    from matcher.assign import run_batch
+    from matcher.report import write_outputs
+
+    stages = ["load", "encode", "retrieve", "features", "score", "solve", "explain", "write"]
+    with Progress(transient=True, disable=not sys.stderr.isatty()) as progress:
+        task = progress.add_task("assign", total=len(stages))
+
+        def step(stage: str) -> None:
+            progress.update(task, completed=stages.index(stage), description=stage)
+
+        step("load")
+        market = load_market(args.data)
+        scorer = _load_scorer(args.model)
+        client = _dask_client(args.dask)
+        try:
+            result = run_batch(
+                market,
+                scorer,
+                max_km=args.max_km,
+                objective=args.objective,
+                worker_capacity=args.worker_capacity,
+                min_score=args.min_score,
+                candidates_per_slot=args.candidates_per_slot,
+                client=client,
+                progress=step,
+            )
+        finally:
+            if client is not None:
+                client.close()
+        step("write")
+        write_outputs(result, args.out)
+    s = result.summary
+    print(
+        f"filled {s['filled']}/{s['slots']} slots ({s['fill_rate']:.1%}), mean distance {s['mean_distance_km']} km, "
+        f"solver {s['solver_seconds']} s, model {s['model_version']} -> {args.out}"
+    )
+    return 0
+
+
+def _register_assign(sub) -> None:
+    p = sub.add_parser("assign", help="batch assignment of a market's jobs to nearby workers")
+    p.add_argument("--data", required=True, type=Path)
+    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--model", type=Path, help="model dir or registry; default: the heuristic scorer")
+    p.add_argument("--max-km", type=_positive_float, default=15.0)
+    p.add_argument("--objective", choices=["fill", "weight"], default="fill")
+    p.add_argument("--worker-capacity", type=_nonneg_int, default=1)
+    p.add_argument("--min-score", type=_finite_float, default=None)
+    p.add_argument(
+        "--candidates-per-slot",
+        type=_positive_int,
+        default=30,
+        help="each job keeps this many nearest able workers per slot (default 30)",
+    )
+    p.add_argument("--dask", metavar="local|SCHEDULER_ADDRESS", default=None)
+    p.set_defaults(func=cmd_assign)
+
+
+_EXTRA_COMMANDS.append(_register_assign)

@@ -1,0 +1,99 @@
+"""Write an assignment run's files: CSVs, ``summary.json`` and a self-contained ``report.html``.
+
+The HTML embeds its plots as PNG data URIs (matplotlib, Agg backend), so an operator opens it in a
+browser with no server. The map shows coordinates rounded to 0.01 degrees (about 1 km) so that no
+exact home location leaves the machine in a shareable file.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from matcher.assign import AssignmentResult  # noqa: E402
+
+
+def _png(fig) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def _plots(result: AssignmentResult, seed: int = 0) -> list[tuple[str, str]]:
+    p = result.pairs
+    rng = np.random.default_rng(seed)
+    out = []
+    fig, ax = plt.subplots(figsize=(7, 6))
+    wl = rng.choice(len(p["worker_lat"]), min(len(p["worker_lat"]), 5000), replace=False)
+    ax.scatter(
+        np.round(p["worker_lon"][wl], 2),
+        np.round(p["worker_lat"][wl], 2),
+        s=2,
+        c="#bbbbbb",
+        label="workers (sample)",
+    )
+    ax.scatter(p["job_lon"], p["job_lat"], s=8, c="#d62728", label="jobs")
+    k = rng.choice(len(p["a_job"]), min(len(p["a_job"]), 1500), replace=False)
+    for j, w in zip(p["a_job"][k], p["a_worker"][k], strict=True):  # plotting only, not a hot path
+        ax.plot(
+            [p["job_lon"][j], round(p["worker_lon"][w], 2)],
+            [p["job_lat"][j], round(p["worker_lat"][w], 2)],
+            lw=0.3,
+            c="#1f77b4",
+            alpha=0.5,
+        )
+    ax.set_xlabel("longitude")
+    ax.set_ylabel("latitude")
+    ax.legend(loc="upper right", fontsize=8)
+    ax.set_title("Assignments (lines), worker homes rounded to ~1 km")
+    out.append(("Map", _png(fig)))
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    ax.hist(p["distance_km"], bins=40, color="#1f77b4")
+    ax.set_xlabel("distance job - worker (km)")
+    ax.set_ylabel("assignments")
+    out.append(("Distance", _png(fig)))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.5))
+    for ax, (title, counts) in zip(
+        axes,
+        (
+            ("Unfilled slots by reason", result.unfilled_jobs.groupby("reason")["open_slots"].sum()),
+            ("Unmatched workers by reason", result.unmatched_workers["reason"].value_counts()),
+        ),
+        strict=True,
+    ):
+        counts = counts.sort_values()
+        ax.barh(list(counts.index), counts.to_numpy(), color="#ff7f0e")
+        ax.set_title(title)
+    out.append(("Reasons", _png(fig)))
+    return out
+
+
+def write_outputs(result: AssignmentResult, out_dir: str | Path) -> Path:
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    result.assignments.to_csv(out / "assignments.csv", index=False)
+    result.unfilled_jobs.to_csv(out / "unfilled_jobs.csv", index=False)
+    result.unmatched_workers.to_csv(out / "unmatched_workers.csv", index=False)
+    (out / "summary.json").write_text(json.dumps(result.summary, ensure_ascii=False, indent=1, default=str))
+    rows = "".join(
+        f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>"
+        for k, v in result.summary.items()
+    )
+    figs = "".join(f"<h2>{t}</h2><img src='{src}' alt='{t}'>" for t, src in _plots(result))
+    (out / "report.html").write_text(
+        "<!doctype html><html><head><meta charset='utf-8'><title>gigmatch assignment report</title>"
+        "<style>body{font-family:sans-serif;margin:2em}th{text-align:left;padding-right:1em}img{max-width:100%}</style>"
+        f"</head><body><h1>gigmatch assignment report</h1><table>{rows}</table>{figs}</body></html>",
+        encoding="utf-8",
+    )
+    return out

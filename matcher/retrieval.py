@@ -1,0 +1,139 @@
+"""Candidate retrieval: the workers within each job's radius, for many jobs at once.
+
+A haversine :class:`sklearn.neighbors.BallTree` over worker homes. Chosen over a lat/lon grid because
+it is exact on the sphere at any latitude and radius with no cell-size tuning, and
+``query_radius`` runs in C for a whole batch of jobs; ``benchmarks/bench_features.py`` reports its
+time. No dense jobs x workers matrix is ever built: the result is a flat edge list.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.neighbors import BallTree
+
+from features.geo import EARTH_RADIUS_KM, haversine_rad_km
+
+
+class GeoIndex:
+    """Points on the sphere, queried by radius in km.
+
+    Parameters
+    ----------
+    lat, lon : arrays of shape (n_points,), WGS84 degrees.
+    """
+
+    def __init__(self, lat: np.ndarray, lon: np.ndarray, *, leaf_size: int = 40):
+        self.n_points = len(lat)
+        coords = (
+            np.radians(np.c_[np.asarray(lat, float), np.asarray(lon, float)])
+            if len(lat)
+            else np.zeros((1, 2))
+        )
+        self._tree = BallTree(coords, metric="haversine", leaf_size=leaf_size)
+
+    def within(
+        self, lat: np.ndarray, lon: np.ndarray, radius_km: np.ndarray | float
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Points within ``radius_km`` of each query point.
+
+        Returns
+        -------
+        query, point : int arrays of shape (n_pairs,), grouped by query in input order; points within a
+        query are in ascending index order.
+        """
+        if self.n_points == 0 or len(lat) == 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        r = np.broadcast_to(np.asarray(radius_km, float) / EARTH_RADIUS_KM, (len(lat),))
+        found = self._tree.query_radius(np.radians(np.c_[lat, lon]), r=r)
+        counts = np.fromiter((len(f) for f in found), dtype=np.int64, count=len(found))
+        query = np.repeat(np.arange(len(lat)), counts)
+        point = (
+            np.concatenate([np.sort(f) for f in found]).astype(np.int64)
+            if counts.sum()
+            else np.zeros(0, np.int64)
+        )
+        return query, point
+
+    def nearest(self, lat: np.ndarray, lon: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` nearest points of each query point as flat (query, point) arrays."""
+        k = min(k, self.n_points)
+        if k == 0 or len(lat) == 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        _, idx = self._tree.query(np.radians(np.c_[lat, lon]), k=k)
+        return np.repeat(np.arange(len(lat)), k), idx.ravel().astype(np.int64)
+
+
+class CandidateRetriever:
+    """Per-trade spatial indexes: a job's candidates are the nearest workers who could do its trade.
+
+    For a skilled trade the pool is the workers with the skill or a related one (the others are
+    excluded by ``NO_MATCHING_SKILL`` anyway); for an entry-level (open-to-all) trade it is everyone.
+    Each job keeps its ``per_slot * headcount`` nearest pool members within the radius: candidate
+    preselection, so that work grows with slots, not with workers x jobs. The solver is exact over
+    the candidates it is given.
+
+    Parameters
+    ----------
+    workers : :class:`features.encode.WorkerTable`
+    """
+
+    def __init__(self, workers):
+        self.workers = workers
+        self.everyone = GeoIndex(workers.lat, workers.lon)
+        pattern = workers.skills.copy()  # explicit zeros (0 years) are members too
+        pattern.data = np.ones_like(pattern.data)
+        rel = workers.related.copy()
+        rel.data = np.ones_like(rel.data)
+        able = (pattern + rel).tocsc()
+        self._members = [able.indices[able.indptr[t] : able.indptr[t + 1]] for t in range(able.shape[1])]
+        self._trees: dict[int, GeoIndex] = {}
+
+    def _pool(self, trade: int) -> tuple[np.ndarray | None, GeoIndex]:
+        if trade not in self._trees:
+            m = self._members[trade]
+            self._trees[trade] = GeoIndex(self.workers.lat[m], self.workers.lon[m])
+        return self._members[trade], self._trees[trade]
+
+    def candidates(self, jobs, max_km: float, per_slot: int = 30) -> tuple[np.ndarray, np.ndarray]:
+        """(job, worker) candidate pairs for every job of ``jobs``, grouped by job in row order."""
+        parts_j, parts_w = [], []
+        keys = np.where(jobs.open_to_all, -1, np.where(jobs.trade < 0, -2, jobs.trade))
+        for key in np.unique(keys):  # one query per trade (tens), vectorised over that trade's jobs
+            rows = np.flatnonzero(keys == key)
+            if key == -2:
+                continue  # a trade no worker lists: no candidates
+            members, index = (None, self.everyone) if key == -1 else self._pool(int(key))
+            k_job = per_slot * jobs.headcount[rows]
+            q, p = index.nearest(jobs.lat[rows], jobs.lon[rows], int(k_job.max()))
+            if len(q) == 0:
+                continue
+            worker = p if members is None else members[p]
+            d = haversine_rad_km(
+                jobs.lat_rad[rows[q]],
+                jobs.lon_rad[rows[q]],
+                jobs.cos_lat[rows[q]],
+                self.workers.lat_rad[worker],
+                self.workers.lon_rad[worker],
+                self.workers.cos_lat[worker],
+            )
+            k_eff = min(
+                int(k_job.max()), index.n_points
+            )  # nearest() returns k_eff rows per job, nearest first
+            rank = np.arange(len(q)) - np.repeat(np.arange(len(rows)) * k_eff, k_eff)
+            keep = (d <= max_km) & (rank < k_job[q])
+            parts_j.append(rows[q[keep]])
+            parts_w.append(worker[keep])
+        if not parts_j:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        job = np.concatenate(parts_j)
+        worker = np.concatenate(parts_w)
+        order = np.lexsort((worker, job))
+        return job[order], worker[order]
+
+    def count_within(self, lat: np.ndarray, lon: np.ndarray, radius_km: float) -> np.ndarray:
+        """Number of workers (any trade) within ``radius_km`` of each point."""
+        if self.everyone.n_points == 0 or len(lat) == 0:
+            return np.zeros(len(lat), np.int64)
+        return self.everyone._tree.query_radius(
+            np.radians(np.c_[lat, lon]), r=radius_km / EARTH_RADIUS_KM, count_only=True
+        )

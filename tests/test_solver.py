@@ -1,0 +1,211 @@
+"""The solver against independent exact references on hundreds of random instances.
+
+References: the LP relaxation solved by HiGHS (``scipy.optimize.linprog``), whose optimum is integral
+for bipartite b-matching (totally unimodular constraints), and brute force on tiny instances.
+"""
+
+import itertools
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from scipy.optimize import linprog
+
+import matcher.solver as solver_mod
+from matcher import solve_assignment
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "orlib-assign"
+
+
+def random_instance(rng, n_jobs, n_workers, density, ties=False, max_cap=3, worker_cap=1, neg=False):
+    """A random instance; ``worker_cap`` is an int for every worker or "array" for random 0-2."""
+    mask = rng.random((n_jobs, n_workers)) < density
+    job, worker = np.nonzero(mask)
+    weight = rng.integers(1, 4, len(job)).astype(float) if ties else rng.random(len(job)) * 10
+    if neg:
+        weight -= 4.0 if ties else 5.0
+    job_cap = rng.integers(0, max_cap + 1, n_jobs)
+    wcap = rng.integers(0, 3, n_workers) if worker_cap == "array" else np.full(n_workers, worker_cap)
+    perm = rng.permutation(len(job))  # edge order must not matter
+    return job[perm], worker[perm], weight[perm], job_cap, wcap, n_workers
+
+
+def lp_optimum(job, worker, weight, job_cap, worker_cap, n_workers, objective):
+    """(filled, total weight) of an optimal solution, from HiGHS on the LP."""
+    E = len(job)
+    if E == 0:
+        return 0, 0.0
+    wcap = np.asarray(worker_cap)
+    A = sp.vstack(
+        [
+            sp.csr_matrix((np.ones(E), (job, np.arange(E))), shape=(len(job_cap), E)),
+            sp.csr_matrix((np.ones(E), (worker, np.arange(E))), shape=(n_workers, E)),
+        ]
+    )
+    b = np.r_[job_cap, wcap]
+    if objective == "weight":
+        res = linprog(-weight, A_ub=A, b_ub=b, bounds=(0, 1), method="highs")
+        x = np.round(res.x)
+        return int(x.sum()), float(weight @ x)
+    res = linprog(-np.ones(E), A_ub=A, b_ub=b, bounds=(0, 1), method="highs")
+    filled = round(-res.fun)
+    res = linprog(-weight, A_ub=A, b_ub=b, A_eq=np.ones((1, E)), b_eq=[filled], bounds=(0, 1), method="highs")
+    return filled, float(-res.fun)
+
+
+def check_feasible(chosen, job, worker, weight, job_cap, worker_cap, n_workers, objective):
+    assert chosen.dtype == bool and chosen.shape == job.shape
+    assert (np.bincount(job[chosen], minlength=len(job_cap)) <= job_cap).all()
+    assert (np.bincount(worker[chosen], minlength=n_workers) <= np.asarray(worker_cap)).all()
+    if objective == "weight":
+        assert (weight[chosen] > 0).all()
+
+
+CASES = [
+    dict(n_jobs=4, n_workers=6, density=0.5),
+    dict(n_jobs=8, n_workers=8, density=0.4, ties=True),
+    dict(n_jobs=10, n_workers=25, density=0.2, max_cap=5),
+    dict(n_jobs=12, n_workers=12, density=0.3, worker_cap="array"),
+    dict(n_jobs=15, n_workers=40, density=0.08, ties=True, worker_cap=2),
+    dict(n_jobs=20, n_workers=20, density=0.6, neg=True),
+    dict(n_jobs=30, n_workers=60, density=0.05, ties=True, max_cap=4),
+    dict(n_jobs=6, n_workers=30, density=0.9, max_cap=6),  # dense: the LSA path
+]
+
+
+@pytest.mark.parametrize("objective", ["weight", "fill"])
+@pytest.mark.parametrize("case", range(len(CASES)))
+def test_matches_lp_optimum_on_random_instances(case, objective):
+    params = dict(CASES[case])
+    rng = np.random.default_rng(1000 + case)
+    for _ in range(25):  # 8 cases x 2 objectives x 25 = 400 instances
+        job, worker, weight, job_cap, wcap, n_w = random_instance(
+            rng,
+            params["n_jobs"],
+            params["n_workers"],
+            params["density"],
+            params.get("ties", False),
+            params.get("max_cap", 3),
+            params.get("worker_cap", 1),
+            params.get("neg", False),
+        )
+        chosen = solve_assignment(job, worker, weight, job_cap, wcap, objective=objective)
+        check_feasible(chosen, job, worker, weight, job_cap, wcap, n_w, objective)
+        filled, total = lp_optimum(job, worker, weight, job_cap, wcap, n_w, objective)
+        if objective == "fill":
+            assert chosen.sum() == filled
+        assert weight[chosen].sum() == pytest.approx(total, abs=1e-6)
+
+
+def brute_force(job, worker, weight, job_cap, wcap, objective):
+    best = None
+    for k in range(len(job) + 1):
+        for combo in itertools.combinations(range(len(job)), k):
+            c = np.zeros(len(job), bool)
+            c[list(combo)] = True
+            if (np.bincount(job[c], minlength=len(job_cap)) > job_cap).any():
+                continue
+            if (np.bincount(worker[c], minlength=len(wcap)) > wcap).any():
+                continue
+            score = (0, weight[c].sum()) if objective == "weight" else (c.sum(), weight[c].sum())
+            if best is None or score > best:
+                best = score
+    return best
+
+
+@pytest.mark.parametrize("objective", ["weight", "fill"])
+def test_matches_brute_force_on_tiny_instances(objective):
+    rng = np.random.default_rng(7)
+    for _ in range(60):
+        job, worker, weight, job_cap, wcap, n_w = random_instance(
+            rng, 3, 4, 0.6, bool(rng.integers(2)), 3, "array", True
+        )
+        chosen = solve_assignment(job, worker, weight, job_cap, wcap, objective=objective)
+        best = brute_force(job, worker, weight, job_cap, wcap, objective)
+        got = (0, weight[chosen].sum()) if objective == "weight" else (chosen.sum(), weight[chosen].sum())
+        assert got[0] == best[0] and got[1] == pytest.approx(best[1])
+
+
+def test_stars_infeasible_jobs_and_isolated_workers():
+    # job 0: star with 3 workers, headcount 2; job 1: no edges (infeasible); worker 5: isolated
+    job = np.array([0, 0, 0, 2, 3, 3])
+    worker = np.array([0, 1, 2, 3, 3, 4])
+    weight = np.array([1.0, 3.0, 2.0, 5.0, 4.0, 1.0])
+    chosen = solve_assignment(job, worker, weight, np.array([2, 1, 1, 1]), np.ones(6, dtype=int))
+    assert chosen.tolist() == [False, True, True, True, False, True]
+
+
+def test_ties_are_broken_the_same_whatever_the_edge_order():
+    rng = np.random.default_rng(3)
+    job, worker, weight, job_cap, wcap, n_w = random_instance(rng, 30, 50, 0.2, ties=True)
+    first = solve_assignment(job, worker, weight, job_cap, wcap)
+    perm = rng.permutation(len(job))
+    again = solve_assignment(job[perm], worker[perm], weight[perm], job_cap, wcap)
+    assert np.array_equal(first[perm], again)
+
+
+def test_mcf_and_lsa_paths_agree(monkeypatch):
+    rng = np.random.default_rng(5)
+    for _ in range(20):
+        job, worker, weight, job_cap, wcap, n_w = random_instance(rng, 8, 20, 0.7, max_cap=2)
+        a = solve_assignment(job, worker, weight, job_cap, wcap)
+        monkeypatch.setattr(solver_mod, "DENSE_MAX_CELLS", 0)  # force min-cost flow
+        b = solve_assignment(job, worker, weight, job_cap, wcap)
+        monkeypatch.undo()
+        assert weight[a].sum() == pytest.approx(weight[b].sum())
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        (dict(job=[0, 1], worker=[0], weight=[1.0, 1.0]), "same length"),
+        (dict(weight=[np.nan, 1.0]), r"weight must be finite; weight\[0\] is nan"),
+        (dict(job_capacity=[-1, 1]), "job_capacity must be >= 0"),
+        (dict(worker_capacity=-2), "worker_capacity must be >= 0"),
+        (dict(job=[0, 5]), r"job\[1\] = 5 is out of range \[0, 2\)"),
+        (dict(worker=[0, 0], job=[1, 1]), "duplicate edge: job 1 and worker 0"),
+        (dict(objective="cheapest"), "objective must be one of"),
+        (dict(job=[0.5, 1]), "job must hold integers"),
+        (dict(worker_capacity=[1]), r"worker\[1\] = 1 is out of range"),
+    ],
+)
+def test_bad_input_names_the_argument(kwargs, message):
+    args = dict(job=[0, 1], worker=[0, 1], weight=[1.0, 2.0], job_capacity=[1, 1], worker_capacity=1)
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=message):
+        solve_assignment(**args)
+
+
+def read_orlib(path: Path):
+    nums = path.read_text().split()
+    n = int(nums[0])
+    if path.name.startswith("assignp"):
+        vals = np.array(nums[1:], dtype=np.int64).reshape(-1, 3)
+        return n, vals[:, 0] - 1, vals[:, 1] - 1, vals[:, 2]
+    cost = np.array(nums[1:], dtype=np.int64).reshape(n, n)
+    i, j = np.nonzero(np.ones((n, n), bool))
+    return n, i, j, cost.ravel()
+
+
+ORLIB = {
+    "assign100": 305,
+    "assign200": 475,
+    "assign400": 804,
+    "assign800": 1552,
+    "assignp800": 2239,
+    "assignp1500": 5839,
+    "assignp3000": 18696,
+}
+
+
+@pytest.mark.parametrize("name", list(ORLIB))
+def test_reproduces_or_library_optima(name):
+    # Published optima (Beasley 1990) from ../shared; skipped on a machine without the team data.
+    path = SHARED / f"{name}.txt"
+    if not path.exists():
+        pytest.skip(f"{path} not present (team data lives in ../shared)")
+    n, i, j, cost = read_orlib(path)
+    chosen = solve_assignment(i, j, 101.0 - cost, np.ones(n, dtype=int), 1, objective="fill")
+    assert chosen.sum() == n
+    assert int(cost[chosen].sum()) == ORLIB[name]
