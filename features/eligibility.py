@@ -39,14 +39,14 @@ REASON_TEXT = {
 }
 
 
+_N_FLAGS = len(Reason) - 1
+# lowest set bit of every possible flag set -> its Reason code
+_FIRST = np.array([0] + [(v & -v).bit_length() for v in range(1, 2**_N_FLAGS)], dtype=np.int8)
+
+
 def first_reason(flags: np.ndarray) -> np.ndarray:
     """Lowest set bit of each flag set, as a :class:`Reason` code (0 where no bit is set)."""
-    flags = flags.astype(np.int64)
-    low = flags & -flags
-    out = np.zeros(flags.shape, dtype=np.int8)
-    nz = low > 0
-    out[nz] = (np.log2(low[nz]).astype(np.int8) + 1).astype(np.int8)
-    return out
+    return _FIRST[flags.astype(np.intp)]
 
 
 def flag(reason: Reason) -> int:

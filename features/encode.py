@@ -107,7 +107,8 @@ def csr_lookup(
 def _union_profile(skills: sp.csr_matrix, related: sp.csr_matrix, preferred: sp.csr_matrix):
     """One CSR over the union of three (n_workers, n_trades) patterns, so a pair needs one lookup.
 
-    Returns the union matrix (data = 1) and, aligned with its storage, (years or NaN, credit, preferred).
+    Returns the union matrix (data = 1) and, aligned with its storage, years (NaN: not a skill),
+    credit and preferred, each of shape (nnz,).
     """
 
     def pattern(m: sp.csr_matrix) -> sp.csr_matrix:  # explicit zeros (0 years) are still members
@@ -121,7 +122,7 @@ def _union_profile(skills: sp.csr_matrix, related: sp.csr_matrix, preferred: sp.
     years = csr_lookup(skills, rows, cols, missing=np.nan)
     credit = np.where(~np.isnan(years), 1.0, csr_lookup(related, rows, cols, missing=0.0))
     pref = csr_lookup(preferred, rows, cols, missing=0.0)
-    return union, np.stack([years, credit, pref], axis=1)
+    return union, years, credit, pref
 
 
 def _csr_keys(matrix: sp.csr_matrix) -> np.ndarray:
@@ -157,8 +158,10 @@ class WorkerTable:
     n_preferred: np.ndarray
     trades: Vocab
     certs: Vocab
-    profile: sp.csr_matrix  # union of skills, related and preferred; see profile_values
-    profile_values: np.ndarray  # (profile.nnz, 3): years (NaN: not a skill), trade credit, preferred
+    profile: sp.csr_matrix  # union of skills, related and preferred; see the profile_* arrays
+    profile_years: np.ndarray  # (profile.nnz,) years in the trade, NaN when not a skill
+    profile_credit: np.ndarray  # (profile.nnz,) 1 for a skill, else the related-trade credit
+    profile_preferred: np.ndarray  # (profile.nnz,) 1 when preferred
     lat_rad: np.ndarray
     lon_rad: np.ndarray
     cos_lat: np.ndarray
@@ -213,7 +216,7 @@ def encode_workers(workers: pd.DataFrame, taxonomy: Taxonomy | None = None) -> W
         (preferred.data, preferred.indices, preferred.indptr), shape=(len(workers), len(trades))
     )
     related = _related_matrix(skills, trades, tax)
-    profile, profile_values = _union_profile(skills, related, preferred)
+    profile, profile_years, profile_credit, profile_preferred = _union_profile(skills, related, preferred)
     lat = workers["lat"].to_numpy(dtype=np.float64)
     return WorkerTable(
         ids=workers["worker_id"].to_numpy(dtype=object),
@@ -237,7 +240,9 @@ def encode_workers(workers: pd.DataFrame, taxonomy: Taxonomy | None = None) -> W
         trades=trades,
         certs=certs,
         profile=profile,
-        profile_values=profile_values,
+        profile_years=profile_years,
+        profile_credit=profile_credit,
+        profile_preferred=profile_preferred,
         lat_rad=np.radians(lat),
         lon_rad=np.radians(workers["lon"].to_numpy(dtype=np.float64)),
         cos_lat=np.cos(np.radians(lat)),

@@ -17,7 +17,7 @@ import pandas as pd
 
 _SHIFT = np.int64(2**34)  # > seconds until year 2514
 ACTIVITY_EVENTS = ("declined", "applied", "completed")  # things the worker did, not the employer
-_STATS = ("completed", "no_shows", "rating_sum", "rating_count", "activity")
+_STATS = ("completed", "no_shows", "rating_sum", "rating_count", "activity")  # cumulative columns
 
 
 class WorkerHistory:
@@ -51,7 +51,8 @@ class WorkerHistory:
         values = np.stack(
             [is_done, is_noshow, np.where(is_rated, np.nan_to_num(rating), 0.0), is_rated, is_act], axis=1
         ).astype(np.float64)[keep][order]
-        self._cum = np.vstack([np.zeros((1, len(_STATS))), np.cumsum(values, axis=0)])
+        # one contiguous 1-D array per statistic: 1-D gathers are far faster than row gathers
+        self._cum = [np.r_[0.0, np.cumsum(values[:, k])] for k in range(len(_STATS))]
         # Key of the latest activity event at or before each position (-1 before any).
         act_keys = np.where(values[:, 4] > 0, self._keys, -1)
         self._last_act = np.r_[-1, np.maximum.accumulate(act_keys)] if len(act_keys) else np.array([-1])
@@ -75,13 +76,7 @@ class WorkerHistory:
         base = worker * _SHIFT
         lo = self._first[worker]
         hi = np.searchsorted(self._keys, base + np.ceil(asof_s).astype(np.int64), side="left")
-        diff = self._cum[hi] - self._cum[lo]
+        out = {name: self._cum[k][hi] - self._cum[k][lo] for k, name in enumerate(_STATS[:4])}
         last_key = self._last_act[hi]
-        last = np.where(last_key >= base, (last_key - base).astype(np.float64), np.nan)
-        return {
-            "completed": diff[:, 0],
-            "no_shows": diff[:, 1],
-            "rating_sum": diff[:, 2],
-            "rating_count": diff[:, 3],
-            "last_activity_s": last,
-        }
+        out["last_activity_s"] = np.where(last_key >= base, (last_key - base).astype(np.float64), np.nan)
+        return out

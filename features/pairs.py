@@ -280,12 +280,16 @@ def build_pairs(
     within = d <= travel
     trade = jobs.trade[job]
     pos = csr_positions(workers.profile, worker, trade)
-    profile = workers.profile_values[np.maximum(pos, 0)] if len(workers.profile_values) else np.zeros((n, 3))
     found = pos >= 0
-    years = np.where(found, profile[:, 0], np.nan)
+    at = np.maximum(pos, 0)
+    if workers.profile.nnz:
+        years = np.where(found, workers.profile_years[at], np.nan)
+        related = np.where(found, workers.profile_credit[at], 0.0)
+        preferred_here = found & (workers.profile_preferred[at] > 0)
+    else:
+        years, related, preferred_here = np.full(n, np.nan), np.zeros(n), np.zeros(n, dtype=bool)
     exact = ~np.isnan(years)
-    related = np.where(found, profile[:, 1], 0.0)
-    pref = np.where(workers.n_preferred[worker] > 0, found & (profile[:, 2] > 0), np.nan)
+    pref = np.where(workers.n_preferred[worker] > 0, preferred_here, np.nan)
     n_req, satisfied, cert_missing, cert_expired, first_bad = _certificates(
         jobs, workers, job, worker, start_day
     )

@@ -62,7 +62,8 @@ def _plots(result: AssignmentResult, seed: int = 0) -> list[tuple[str, str]]:
     ax.set_xlabel("distance job - worker (km)")
     ax.set_ylabel("assignments")
     out.append(("Distance", _png(fig)))
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.5))
+    fig, axes = plt.subplots(1, 2, figsize=(13, 3.5))
+    fig.subplots_adjust(wspace=0.8)
     for ax, (title, counts) in zip(
         axes,
         (

@@ -119,7 +119,11 @@ def validate_problem(
         if len(idx) and (idx.min() < 0 or idx.max() >= n):
             bad = int(np.flatnonzero((idx < 0) | (idx >= n))[0])
             raise ValueError(f"{name}[{bad}] = {idx[bad]} is out of range [0, {n})")
-    order = np.argsort(job * max(len(worker_capacity), 1) + worker, kind="stable")
+    key = job * max(len(worker_capacity), 1) + worker
+    if len(key) < 2 or bool(np.all(key[1:] > key[:-1])):  # already canonical (retrieval emits this)
+        order = np.arange(len(key))
+    else:
+        order = np.argsort(key, kind="stable")
     job, worker, weight = job[order], worker[order], weight[order]
     dup = (job[1:] == job[:-1]) & (worker[1:] == worker[:-1])
     if dup.any():
@@ -251,8 +255,8 @@ def _plan(p: Problem, idx, rest, bounds, rest_comp, slots_in, workers_in) -> lis
 
 def _task(p: Problem, edges: np.ndarray, method: str) -> dict:
     """A self-contained subproblem (picklable for Dask): local indices, capacities, weights."""
-    jobs_u, j_loc = np.unique(p.job[edges], return_inverse=True)
-    workers_u, w_loc = np.unique(p.worker[edges], return_inverse=True)
+    jobs_u, j_loc = _relabel(p.job[edges], p.n_jobs)
+    workers_u, w_loc = _relabel(p.worker[edges], p.n_workers)
     return {
         "method": method,
         "edges": edges,
@@ -263,6 +267,14 @@ def _task(p: Problem, edges: np.ndarray, method: str) -> dict:
         "worker_capacity": p.worker_capacity[workers_u],
         "objective": p.objective,
     }
+
+
+def _relabel(values: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(sorted distinct values, each value's position among them) in O(n + len(values)), no sort."""
+    used = np.zeros(n, dtype=bool)
+    used[values] = True
+    position = np.cumsum(used) - 1
+    return np.flatnonzero(used), position[values]
 
 
 def _solve_task(task: dict) -> np.ndarray:
