@@ -1,0 +1,64 @@
+"""Ranking metrics over many queries at once (vectorised over rows, no loop over queries).
+
+All functions take ``group`` (query id per row), ``y`` (graded label per row) and ``score`` (higher
+ranks first; ties broken by row order) and return the mean over queries. Gains are ``2**label - 1``.
+Queries with no relevant row count as 0 for NDCG/MAP/recall (the LightGBM convention counts them as
+1 for NDCG; we exclude nothing so that models and baselines see the same denominator).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _ranks(group: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(order sorting rows by group then descending score, 0-based rank of each sorted row)."""
+    order = np.lexsort((np.arange(len(group)), -score, group))
+    g = group[order]
+    start = np.maximum.accumulate(np.where(np.r_[True, g[1:] != g[:-1]], np.arange(len(g)), 0))
+    return order, np.arange(len(g)) - start
+
+
+def _per_query(group_sorted: np.ndarray, values: np.ndarray) -> np.ndarray:
+    _, inv = np.unique(group_sorted, return_inverse=True)
+    return np.bincount(inv, weights=values)
+
+
+def ndcg_at_k(group: np.ndarray, y: np.ndarray, score: np.ndarray, k: int = 10) -> float:
+    order, rank = _ranks(group, score)
+    disc = np.where(rank < k, 1.0 / np.log2(rank + 2.0), 0.0)
+    gain = 2.0 ** y[order] - 1.0
+    dcg = _per_query(group[order], gain * disc)
+    ideal_order, ideal_rank = _ranks(group, y.astype(float))
+    idisc = np.where(ideal_rank < k, 1.0 / np.log2(ideal_rank + 2.0), 0.0)
+    idcg = _per_query(group[ideal_order], (2.0 ** y[ideal_order] - 1.0) * idisc)
+    return float(np.mean(np.where(idcg > 0, dcg / np.where(idcg > 0, idcg, 1.0), 0.0)))
+
+
+def mean_average_precision(group: np.ndarray, y: np.ndarray, score: np.ndarray, threshold: int = 1) -> float:
+    order, rank = _ranks(group, score)
+    rel = (y[order] >= threshold).astype(float)
+    g = group[order]
+    cum_rel = np.cumsum(rel) - np.repeat(*_group_offsets(g, np.cumsum(rel)))
+    precision_at_hit = np.where(rel > 0, cum_rel / (rank + 1.0), 0.0)
+    n_rel = _per_query(g, rel)
+    return float(np.mean(np.where(n_rel > 0, _per_query(g, precision_at_hit) / np.maximum(n_rel, 1), 0.0)))
+
+
+def recall_at_k(
+    group: np.ndarray, y: np.ndarray, score: np.ndarray, k: int = 10, threshold: int = 1
+) -> float:
+    order, rank = _ranks(group, score)
+    rel = (y[order] >= threshold).astype(float)
+    g = group[order]
+    n_rel = _per_query(g, rel)
+    hit = _per_query(g, rel * (rank < k))
+    return float(np.mean(np.where(n_rel > 0, hit / np.maximum(n_rel, 1), 0.0)))
+
+
+def _group_offsets(g: np.ndarray, cum: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(value before each group's first row, group sizes) for turning a global cumsum into per-group."""
+    starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
+    before = np.r_[0.0, cum][starts]
+    sizes = np.diff(np.r_[starts, len(g)])
+    return before, sizes

@@ -1,0 +1,73 @@
+"""The learned ranker: a thin wrapper over LightGBM's LambdaRank (``lightgbm.LGBMRanker``).
+
+Parameters are LightGBM's own, passed through; the wrapper adds the gigmatch defaults (NDCG@10 with
+``lambdarank_truncation_level`` 13, early stopping on the validation queries) and the feature names.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+
+from features.pairs import FEATURE_NAMES
+
+DEFAULT_PARAMS: dict[str, Any] = {
+    "objective": "lambdarank",
+    "n_estimators": 400,
+    "learning_rate": 0.05,
+    "num_leaves": 31,
+    "min_child_samples": 50,
+    "subsample": 0.8,
+    "subsample_freq": 1,
+    "colsample_bytree": 0.9,
+    "lambdarank_truncation_level": 13,
+    "verbosity": -1,
+}
+
+
+class GigRanker:
+    """Rank candidate workers for a job.
+
+    Parameters
+    ----------
+    random_state : int, default=0
+    early_stopping_rounds : int, default=50
+    **params : LightGBM parameters, overriding :data:`DEFAULT_PARAMS`.
+    """
+
+    def __init__(self, *, random_state: int = 0, early_stopping_rounds: int = 50, **params: Any):
+        self.random_state = random_state
+        self.early_stopping_rounds = early_stopping_rounds
+        self.params = {**DEFAULT_PARAMS, **params}
+        self.model_: lgb.LGBMRanker | None = None
+        self.feature_names_ = FEATURE_NAMES
+
+    def fit(
+        self, X: np.ndarray, y: np.ndarray, group: np.ndarray, *, eval_set=None, eval_group=None
+    ) -> GigRanker:
+        """Fit on rows grouped by query (``group``: sizes of consecutive queries, summing to n_rows)."""
+        if X.shape[1] != len(FEATURE_NAMES):
+            raise ValueError(
+                f"X has {X.shape[1]} columns, expected {len(FEATURE_NAMES)} (features.pairs.FEATURE_NAMES)"
+            )
+        if int(np.sum(group)) != len(y):
+            raise ValueError(f"group sizes sum to {int(np.sum(group))}, expected n_rows = {len(y)}")
+        self.model_ = lgb.LGBMRanker(random_state=self.random_state, **self.params)
+        kwargs: dict[str, Any] = {}
+        if eval_set is not None:
+            kwargs = {
+                "eval_set": [eval_set],
+                "eval_group": [eval_group],
+                "eval_at": [10],
+                "callbacks": [lgb.early_stopping(self.early_stopping_rounds, verbose=False)],
+            }
+        self.model_.fit(X, y, group=group, feature_name=list(FEATURE_NAMES), **kwargs)
+        return self
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """Scores of shape (n_rows,), higher ranks first (not probabilities)."""
+        if self.model_ is None:
+            raise RuntimeError("GigRanker is not fitted; call fit first")
+        return self.model_.predict(X)
