@@ -201,11 +201,17 @@ class JobTable:
         return len(self.ids)
 
 
-def encode_workers(workers: pd.DataFrame, taxonomy: Taxonomy | None = None) -> WorkerTable:
-    """Encode a validated ``workers`` frame (see :func:`gigmatch.contract.validate_table`)."""
+def encode_workers(
+    workers: pd.DataFrame, taxonomy: Taxonomy | None = None, *, vocab_from: WorkerTable | None = None
+) -> WorkerTable:
+    """Encode a validated ``workers`` frame (see :func:`gigmatch.contract.validate_table`).
+
+    ``vocab_from`` starts the code vocabularies from another table's, so that a single worker sent
+    to the API lines up with jobs encoded against the store's workers.
+    """
     tax = taxonomy or default_taxonomy()
-    trades = Vocab(sorted(tax.trades))
-    certs = Vocab(sorted(tax.certificates))
+    trades = Vocab(vocab_from.trades.codes if vocab_from else sorted(tax.trades))
+    certs = Vocab(vocab_from.certs.codes if vocab_from else sorted(tax.certificates))
     skills = _csr(list(workers["skills"]), list(workers["skill_years"]), trades, extend=True)
     preferred = _csr(list(workers["preferred_trades"]), None, trades, extend=True)
     skills = sp.csr_matrix((skills.data, skills.indices, skills.indptr), shape=(len(workers), len(trades)))

@@ -17,7 +17,16 @@ import pandas as pd
 
 _SHIFT = np.int64(2**34)  # > seconds until year 2514
 ACTIVITY_EVENTS = ("declined", "applied", "completed")  # things the worker did, not the employer
-_STATS = ("completed", "no_shows", "rating_sum", "rating_count", "activity")  # cumulative columns
+_STATS = (
+    "completed",
+    "no_shows",
+    "rating_sum",
+    "rating_count",
+    "shown",
+    "applied",
+    "hired",
+    "activity",
+)  # cumulative columns, in the order of the stacked values below
 
 
 class WorkerHistory:
@@ -43,18 +52,29 @@ class WorkerHistory:
             w = np.zeros(0, dtype=np.int64)
             ev, ts, rating = np.zeros(0, dtype=object), np.zeros(0, dtype=np.int64), np.zeros(0)
         is_done, is_noshow, is_rated = ev == "completed", ev == "no_show", ev == "rated"
+        is_shown, is_applied, is_hired = ev == "shown", ev == "applied", ev == "hired"
         is_act = np.isin(ev, ACTIVITY_EVENTS)
-        keep = (w >= 0) & (is_done | is_noshow | is_rated | is_act)
+        keep = (w >= 0) & (is_done | is_noshow | is_rated | is_act | is_shown | is_hired)
         keys = w[keep].astype(np.int64) * _SHIFT + ts[keep]
         order = np.argsort(keys, kind="stable")
         self._keys = keys[order]
         values = np.stack(
-            [is_done, is_noshow, np.where(is_rated, np.nan_to_num(rating), 0.0), is_rated, is_act], axis=1
+            [
+                is_done,
+                is_noshow,
+                np.where(is_rated, np.nan_to_num(rating), 0.0),
+                is_rated,
+                is_shown,
+                is_applied,
+                is_hired,
+                is_act,
+            ],
+            axis=1,
         ).astype(np.float64)[keep][order]
         # one contiguous 1-D array per statistic: 1-D gathers are far faster than row gathers
         self._cum = [np.r_[0.0, np.cumsum(values[:, k])] for k in range(len(_STATS))]
         # Key of the latest activity event at or before each position (-1 before any).
-        act_keys = np.where(values[:, 4] > 0, self._keys, -1)
+        act_keys = np.where(values[:, _STATS.index("activity")] > 0, self._keys, -1)
         self._last_act = np.r_[-1, np.maximum.accumulate(act_keys)] if len(act_keys) else np.array([-1])
         self._first = np.searchsorted(self._keys, np.arange(n_workers + 1, dtype=np.int64) * _SHIFT)
         self.n_events = int(keep.sum())
@@ -68,7 +88,8 @@ class WorkerHistory:
     def asof(self, worker: np.ndarray, asof_s: np.ndarray) -> dict[str, np.ndarray]:
         """Statistics strictly before ``asof_s`` (float seconds since epoch), each of shape (n_pairs,).
 
-        Returns ``completed``, ``no_shows``, ``rating_sum``, ``rating_count`` and ``last_activity_s``
+        Returns ``completed``, ``no_shows``, ``rating_sum``, ``rating_count``, ``shown``, ``applied``,
+        ``hired`` and ``last_activity_s``
         (NaN when the worker did nothing before the as-of time).
         """
         worker = np.asarray(worker, dtype=np.int64)
@@ -76,7 +97,7 @@ class WorkerHistory:
         base = worker * _SHIFT
         lo = self._first[worker]
         hi = np.searchsorted(self._keys, base + np.ceil(asof_s).astype(np.int64), side="left")
-        out = {name: self._cum[k][hi] - self._cum[k][lo] for k, name in enumerate(_STATS[:4])}
+        out = {name: self._cum[k][hi] - self._cum[k][lo] for k, name in enumerate(_STATS[:-1])}
         last_key = self._last_act[hi]
         out["last_activity_s"] = np.where(last_key >= base, (last_key - base).astype(np.float64), np.nan)
         return out

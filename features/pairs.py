@@ -25,6 +25,10 @@ RATING_PRIOR_MEAN = 4.0  # stars; a new worker is treated as a 4.0 with the weig
 RATING_PRIOR_WEIGHT = 5.0
 NO_SHOW_PRIOR_RATE = 0.1
 NO_SHOW_PRIOR_WEIGHT = 5.0
+APPLY_PRIOR_RATE = 0.4  # share of shown jobs a worker applies to, before the log says otherwise
+APPLY_PRIOR_WEIGHT = 5.0
+HIRE_PRIOR_RATE = 0.4  # share of applications that end in a hire
+HIRE_PRIOR_WEIGHT = 5.0
 
 
 @dataclass(frozen=True)
@@ -106,6 +110,21 @@ FEATURES: tuple[Feature, ...] = (
         "prior 0.1",
         "no-shows / (completed + no-shows), prior 0.1 weighted as 5 jobs",
     ),
+    Feature(
+        "apply_rate_shrunk",
+        "fraction",
+        "[0, 1]",
+        "prior 0.4",
+        "applied / shown on the platform, prior 0.4 weighted as 5 showings",
+    ),
+    Feature(
+        "hire_rate_shrunk",
+        "fraction",
+        "[0, 1]",
+        "prior 0.4",
+        "hired / applied, prior 0.4 weighted as 5 applications",
+    ),
+    Feature("shown_count", "log1p count", "[0, inf)", "0", "log1p(jobs shown to the worker) as of the time"),
     Feature("employer_rating_shrunk", "stars", "[1, 5]", "prior 4.0", "employer's Bayesian mean rating"),
     Feature(
         "employer_blacklisted",
@@ -303,6 +322,9 @@ def build_pairs(
     )
     done = workers.jobs_completed[worker] + (hist["completed"] if hist else zero)
     noshow = workers.no_shows[worker] + (hist["no_shows"] if hist else zero)
+    shown = hist["shown"] if hist else zero
+    applied = hist["applied"] if hist else zero
+    hired = hist["hired"] if hist else zero
     last = hist["last_activity_s"] if hist else np.full(n, np.nan)
     last = np.fmax(last, workers.registered_s[worker])
     e_n = jobs.employer_rating_count[job]
@@ -334,6 +356,9 @@ def build_pairs(
         np.log1p(r_n),
         np.log1p(done),
         (NO_SHOW_PRIOR_RATE * NO_SHOW_PRIOR_WEIGHT + noshow) / (NO_SHOW_PRIOR_WEIGHT + done + noshow),
+        (APPLY_PRIOR_RATE * APPLY_PRIOR_WEIGHT + applied) / (APPLY_PRIOR_WEIGHT + shown),
+        (HIRE_PRIOR_RATE * HIRE_PRIOR_WEIGHT + hired) / (HIRE_PRIOR_WEIGHT + applied),
+        np.log1p(shown),
         (RATING_PRIOR_MEAN * RATING_PRIOR_WEIGHT + e_sum) / (RATING_PRIOR_WEIGHT + e_n),
         blacklisted,
         wage_min,

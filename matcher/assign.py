@@ -275,7 +275,7 @@ def _unmatched_workers(
             "reason": reason,
             "jobs_within_radius": n_near,
             "eligible_jobs": n_elig,
-            "what_would_change": _what_would_change(J, q, pj, b, m),
+            "what_would_change": what_would_change(J, q, pj, b, m),
         }
     )
 
@@ -286,7 +286,7 @@ def _scores_at_least(scorer, X, mask, min_score) -> np.ndarray:
     return out
 
 
-def _what_would_change(J: JobTable, q, pj, b, m: int) -> np.ndarray:
+def what_would_change(J: JobTable, q, pj, b, m: int) -> np.ndarray:
     """Per unmatched worker: a certificate or a travel radius that would open jobs, as text ('' if none).
 
     A pair whose only failing constraints are certificate ones becomes eligible with that certificate;

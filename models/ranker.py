@@ -6,6 +6,7 @@ Parameters are LightGBM's own, passed through; the wrapper adds the gigmatch def
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import lightgbm as lgb
@@ -42,6 +43,7 @@ class GigRanker:
         self.early_stopping_rounds = early_stopping_rounds
         self.params = {**DEFAULT_PARAMS, **params}
         self.model_: lgb.LGBMRanker | None = None
+        self.best_iteration_: int | None = None  # trees used by predict; None = all (or LightGBM's best)
         self.feature_names_ = FEATURE_NAMES
 
     def fit(
@@ -70,4 +72,7 @@ class GigRanker:
         """Scores of shape (n_rows,), higher ranks first (not probabilities)."""
         if self.model_ is None:
             raise RuntimeError("GigRanker is not fitted; call fit first")
-        return self.model_.predict(X)
+        with warnings.catch_warnings():
+            # LightGBM >= 4.6 records generated column names at fit; numpy input is fine (order is FEATURE_NAMES)
+            warnings.filterwarnings("ignore", message="X does not have valid feature names")
+            return self.model_.predict(X, num_iteration=getattr(self, "best_iteration_", None))

@@ -177,6 +177,8 @@ class TestPointInTime:
         assert with_future["rating_shrunk"] == pytest.approx((20 + 5) / 6)
         assert with_future["jobs_completed"] == pytest.approx(np.log1p(1))
         assert with_future["days_since_last_activity"] == pytest.approx(2 + 7 / 24, rel=1e-5)
+        assert with_future["apply_rate_shrunk"] == pytest.approx((0.4 * 5 + 1) / (5 + 0))
+        assert with_future["hire_rate_shrunk"] == pytest.approx((0.4 * 5 + 0) / (5 + 1))
         later, _ = one_pair(
             {"skills": "moving"}, {}, events=self.EVENTS, asof=to_seconds("2026-10-10T00:00:00")
         )

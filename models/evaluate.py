@@ -1,0 +1,63 @@
+"""Offline evaluation: the model against baselines on the test period, in the same run.
+
+Baselines: distance only (nearest first), skill match only (trade credit, then years), the
+hand-weighted heuristic, and for simulated markets the oracle (the simulator's true expected gain,
+``truth/oracle.csv`` beside the market). The report says how far the model is from the oracle.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from features.pairs import FEATURE_NAMES
+from models.dataset import TrainingSet
+from models.heuristic import HeuristicScorer
+from models.metrics import mean_average_precision, ndcg_at_k, recall_at_k
+
+
+def metrics(group: np.ndarray, y: np.ndarray, score: np.ndarray) -> dict[str, float]:
+    return {
+        "ndcg@5": round(ndcg_at_k(group, y, score, 5), 5),
+        "ndcg@10": round(ndcg_at_k(group, y, score, 10), 5),
+        "map": round(mean_average_precision(group, y, score), 5),
+        "recall@10": round(recall_at_k(group, y, score, 10), 5),
+    }
+
+
+def baseline_scores(data: TrainingSet, market_dir: str | Path | None = None) -> dict[str, np.ndarray]:
+    col = {n: data.X[:, i].astype(np.float64) for i, n in enumerate(FEATURE_NAMES)}
+    out = {
+        "distance_only": -col["distance_km"],
+        "skill_only": col["trade_related_credit"] + 0.01 * np.minimum(col["trade_years"], 50),
+        "heuristic": HeuristicScorer().score(data.X),
+    }
+    oracle_path = Path(market_dir) / "truth" / "oracle.csv" if market_dir else None
+    if oracle_path and oracle_path.exists():
+        oracle = pd.read_csv(oracle_path, usecols=["job_id", "worker_id", "expected_gain"])
+        merged = data.meta[["job_id", "worker_id"]].merge(oracle, on=["job_id", "worker_id"], how="left")
+        out["oracle"] = merged["expected_gain"].fillna(0.0).to_numpy()
+    return out
+
+
+def evaluate(scorer, data: TrainingSet, market_dir: str | Path | None = None) -> dict:
+    """Metrics of ``scorer`` and every baseline on ``data`` (normally the test period)."""
+    g, y = data.meta["query"].to_numpy(), data.y
+    report = {
+        "rows": len(y),
+        "queries": int(g.max()) + 1 if len(g) else 0,
+        "period": [str(data.meta["query_ts"].min()), str(data.meta["query_ts"].max())],
+        "model_version": scorer.version,
+        "scores": {},
+    }
+    report["scores"]["model"] = metrics(g, y, scorer.score(data.X))
+    for name, s in baseline_scores(data, market_dir).items():
+        report["scores"][name] = metrics(g, y, s)
+    if "oracle" in report["scores"]:
+        o = report["scores"]["oracle"]["ndcg@10"]
+        report["model_vs_oracle_ndcg@10"] = (
+            round(report["scores"]["model"]["ndcg@10"] / o, 4) if o > 0 else None
+        )
+    return report

@@ -1,0 +1,157 @@
+"""Training pipeline: market folder -> time split -> LambdaRank -> registry version with metadata."""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from features.pairs import FEATURE_NAMES
+from gigmatch.contract import load_market
+from models.dataset import TrainingSet, build_training_set, time_split
+from models.evaluate import evaluate
+from models.ranker import GigRanker
+from models.registry import (
+    ModelScorer,
+    Registry,
+    data_hash,
+    feature_schema_hash,
+    git_commit,
+    library_versions,
+    save_version,
+)
+
+log = logging.getLogger("gigmatch.train")
+
+
+def _range(data: TrainingSet) -> dict:
+    if len(data.y) == 0:
+        return {"rows": 0, "queries": 0}
+    return {
+        "from": str(data.meta["query_ts"].min()),
+        "to": str(data.meta["query_ts"].max()),
+        "rows": len(data.y),
+        "queries": int(data.meta["query"].max()) + 1,
+    }
+
+
+def fit_ranker(
+    train: TrainingSet, valid: TrainingSet, *, seed: int, params: dict, dask_client=None
+) -> GigRanker:
+    ranker = GigRanker(random_state=seed, **params)
+    if dask_client is not None:
+        from models.distributed import fit_dask
+
+        return fit_dask(ranker, train, dask_client, valid=valid)
+    return ranker.fit(
+        train.X, train.y, train.group_sizes, eval_set=(valid.X, valid.y), eval_group=valid.group_sizes
+    )
+
+
+def train(
+    data_dir: str | Path,
+    registry: str | Path,
+    *,
+    seed: int = 0,
+    params: dict[str, Any] | None = None,
+    dask_client=None,
+    progress=None,
+) -> tuple[ModelScorer, dict]:
+    """Train a ranker on ``data_dir`` and add it to ``registry``; the first version becomes current.
+
+    Returns the loaded model and its metadata (including test metrics against the baselines).
+    """
+    step = progress or (lambda stage: None)
+    t0 = time.perf_counter()
+    step("load")
+    market = load_market(data_dir)
+    step("features")
+    data = build_training_set(market)
+    if len(data.y) == 0:
+        raise ValueError(f"{data_dir}: the event log has no 'shown' events to learn from")
+    tr, va, te = time_split(data)
+    train_set, valid_set, test_set = (data.subset(p) for p in (tr, va, te))
+    step("train")
+    t_fit = time.perf_counter()
+    ranker = fit_ranker(train_set, valid_set, seed=seed, params=params or {}, dask_client=dask_client)
+    fit_s = time.perf_counter() - t_fit
+    step("evaluate")
+    now = datetime.now(UTC)
+    dhash = data_hash(data_dir)
+    version = f"{now.strftime('%Y%m%dT%H%M%S')}-{dhash[:6]}-s{seed}"
+    meta = {
+        "version": version,
+        "created_at": now.isoformat(),
+        "feature_names": list(FEATURE_NAMES),
+        "feature_schema_hash": feature_schema_hash(),
+        "data": {
+            "path": str(Path(data_dir).resolve()),
+            "hash": dhash,
+            "train": _range(train_set),
+            "valid": _range(valid_set),
+            "test": _range(test_set),
+        },
+        "params": {
+            **ranker.params,
+            "random_state": seed,
+            "early_stopping_rounds": ranker.early_stopping_rounds,
+            "best_iteration": ranker.best_iteration_ or getattr(ranker.model_, "best_iteration_", None),
+            "trainer": "dask" if dask_client is not None else "local",
+        },
+        "library_versions": library_versions(),
+        "git_commit": git_commit(),
+        "timing_seconds": {"fit": round(fit_s, 2), "total": None},
+    }
+    scorer = ModelScorer(ranker, meta, Path("."))
+    meta["metrics"] = {"test": evaluate(scorer, test_set, data_dir)}
+    meta["timing_seconds"]["total"] = round(time.perf_counter() - t0, 2)
+    step("save")
+    path = save_version(registry, ranker, meta)
+    reg = Registry(registry)
+    if reg.current() is None:
+        reg.set_current(version)
+        log.info("first model in %s: %s is now current", registry, version)
+    return ModelScorer(ranker, meta, path), meta
+
+
+def holdout_ndcg(scorer, data_dir: str | Path) -> float:
+    """NDCG@10 of ``scorer`` on the test period of ``data_dir`` (the promote check)."""
+    data = build_training_set(load_market(data_dir))
+    _, _, te = time_split(data)
+    test = data.subset(te)
+    from models.metrics import ndcg_at_k
+
+    return ndcg_at_k(test.meta["query"].to_numpy(), test.y, scorer.score(test.X))
+
+
+def promote(
+    registry: str | Path, version: str, *, data_dir: str | Path | None = None, force: bool = False
+) -> dict:
+    """Make ``version`` current unless it is worse than the current model on the same holdout.
+
+    The holdout is the test period of ``data_dir`` when given, else of the candidate's own training
+    data (both models are scored on it). ``force`` skips the comparison.
+    """
+    from models.registry import RegistryError, load_version
+
+    reg = Registry(registry)
+    if version not in reg.versions():
+        raise RegistryError(f"unknown version {version!r}; known: {', '.join(reg.versions()) or 'none'}")
+    current = reg.current()
+    result = {"candidate": version, "previous": current, "forced": force}
+    if current and current != version and not force:
+        holdout = data_dir or reg.metadata(version)["data"]["path"]
+        cand = holdout_ndcg(load_version(reg.root / "versions" / version), holdout)
+        cur = holdout_ndcg(load_version(reg.root / "versions" / current), holdout)
+        result.update(
+            {"holdout": str(holdout), "candidate_ndcg@10": round(cand, 5), "current_ndcg@10": round(cur, 5)}
+        )
+        if cand < cur - 1e-12:
+            raise RegistryError(
+                f"refusing to promote {version}: NDCG@10 {cand:.4f} on the holdout is worse than current "
+                f"{current}'s {cur:.4f} (use --force to promote anyway)"
+            )
+    reg.set_current(version)
+    return result

@@ -1,0 +1,136 @@
+"""Ranking for the API: candidates for a job, open jobs for a worker, with short reasons.
+
+Both go through :func:`features.pairs.build_pairs` (the same code path as training and the batch
+run); the Python loop below runs only over the ``limit`` results to phrase their reasons.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from features.eligibility import count_reasons
+from features.encode import JobTable, WorkerTable, encode_jobs, encode_workers
+from features.pairs import FEATURE_NAMES, PairBatch, build_pairs
+from gigmatch.contract import validate_table
+from matcher.assign import what_would_change
+from service.store import Snapshot
+
+_IDX = {n: i for i, n in enumerate(FEATURE_NAMES)}
+
+
+def reasons(x: np.ndarray) -> list[str]:
+    """A few human-readable factors behind a pair's rank, from its feature row."""
+    out = []
+    if x[_IDX["trade_exact"]] > 0:
+        years = x[_IDX["trade_years"]]
+        out.append(f"does this trade ({years:g} years)" if years > 0 else "does this trade")
+    elif x[_IDX["trade_related_credit"]] > 0:
+        out.append("does a related trade")
+    elif x[_IDX["open_to_all"]] > 0:
+        out.append("entry-level work, no skill needed")
+    if x[_IDX["preferred_trade"]] == 1:
+        out.append("wants this kind of work")
+    out.append(f"{x[_IDX['distance_km']]:.1f} km away")
+    n = np.expm1(x[_IDX["rating_count"]])
+    if n >= 1:
+        out.append(f"rated {x[_IDX['rating_shrunk']]:.1f} (shrunk) over {n:.0f} ratings")
+    if x[_IDX["no_show_rate_shrunk"]] > 0.2:
+        out.append("often does not show up")
+    wage = x[_IDX["wage_vs_min"]]
+    if np.isfinite(wage) and wage >= 1.1:
+        out.append(f"pays {100 * (wage - 1):.0f}% above the worker's minimum")
+    elif np.isfinite(wage) and wage < 1:
+        out.append("pays below the worker's minimum")
+    if x[_IDX["certs_required"]] > 0:
+        out.append("holds the required certificates")
+    return out
+
+
+def _top(score: np.ndarray, eligible: np.ndarray, limit: int) -> np.ndarray:
+    idx = np.flatnonzero(eligible)
+    if len(idx) == 0:
+        return idx
+    order = np.lexsort((idx, -score[idx]))  # ties: lower row first, so results are stable
+    return idx[order[:limit]]
+
+
+def encode_request_job(snap: Snapshot, row: dict) -> JobTable:
+    job = validate_table(pd.DataFrame([row]), "jobs", source="job")
+    return encode_jobs(job, snap.workers, snap.employers, median_wages=snap.median_wages)
+
+
+def encode_request_worker(row: dict, snap: Snapshot) -> WorkerTable:
+    worker = validate_table(pd.DataFrame([row]), "workers", source="worker")
+    # start from the store's vocabularies so trade and certificate indices line up with the jobs'
+    return encode_workers(worker, vocab_from=snap.workers)
+
+
+def rank_job(
+    snap: Snapshot,
+    scorer,
+    jobs: JobTable,
+    j: int,
+    candidate_rows: np.ndarray | None,
+    max_km: float,
+    limit: int,
+    asof_s: float,
+) -> tuple[list[dict], dict[str, int], int]:
+    """(top candidates, excluded counts, unknown candidate count) for job row ``j`` of ``jobs``."""
+    W = snap.workers
+    if candidate_rows is None:
+        _, w = snap.worker_index.within(jobs.lat[j : j + 1], jobs.lon[j : j + 1], max_km)
+    else:
+        w = candidate_rows
+    batch: PairBatch = build_pairs(
+        jobs, W, np.full(len(w), j), w, history=snap.history, asof_s=asof_s, max_km=max_km
+    )
+    score = np.zeros(len(w))
+    if batch.eligible.any():
+        score[batch.eligible] = scorer.score(batch.X[batch.eligible])
+    top = _top(score, batch.eligible, limit)
+    out = [
+        {
+            "worker_id": str(W.ids[w[i]]),
+            "score": round(float(score[i]), 6),
+            "distance_km": round(float(batch.distance_km[i]), 3),
+            "reasons": reasons(batch.X[i]),
+        }
+        for i in top
+    ]
+    return out, count_reasons(batch.reason), 0
+
+
+def recommend_jobs(
+    snap: Snapshot, scorer, W: WorkerTable, w: int, max_km: float | None, limit: int, asof_s: float
+) -> dict:
+    """Open jobs for worker row ``w`` of ``W``: ranked, with exclusions and what would change them."""
+    J = snap.jobs
+    radius = float(max_km if max_km is not None else W.max_travel_km[w])
+    pj_all = snap.job_index.within(W.lat[w : w + 1], W.lon[w : w + 1], max(radius, 50.0))[1]
+    pj_all = pj_all[snap.job_open[pj_all]]  # filled, started, deleted or blacklisted: never recommended
+    batch = build_pairs(
+        J, W, pj_all, np.full(len(pj_all), w), history=snap.history, asof_s=asof_s, max_km=radius
+    )
+    near = batch.distance_km <= radius
+    score = np.zeros(len(pj_all))
+    ok = batch.eligible
+    if ok.any():
+        score[ok] = scorer.score(batch.X[ok])
+    top = _top(score, ok, limit)
+    jobs = [
+        {
+            "job_id": str(J.ids[pj_all[i]]),
+            "trade": str(J.trade_code[pj_all[i]]),
+            "score": round(float(score[i]), 6),
+            "distance_km": round(float(batch.distance_km[i]), 3),
+            "reasons": reasons(batch.X[i]),
+        }
+        for i in top
+    ]
+    result = {"jobs": jobs, "excluded": count_reasons(batch.reason[near])}
+    if not jobs:
+        result["message"] = f"no open job you qualify for within {radius:g} km"
+        change = what_would_change(J, np.zeros(len(pj_all), dtype=np.int64), pj_all, batch, 1)
+        result["what_would_change"] = [c for c in change if c]
+    return result

@@ -1,0 +1,47 @@
+"""POST /v1/assign (operator): batch assignment over given job ids, delegated to matcher/."""
+
+from __future__ import annotations
+
+import time
+
+from fastapi import APIRouter, HTTPException
+
+from matcher.assign import run_batch
+from service.app import OperatorAuth, StateDep, work_slot
+from service.schemas import AssignRequest, AssignResponse, ErrorResponse
+
+router = APIRouter(
+    prefix="/v1",
+    tags=["operators"],
+    dependencies=[OperatorAuth],
+    responses={401: {"model": ErrorResponse}, 403: {"model": ErrorResponse}, 404: {"model": ErrorResponse}},
+)
+
+
+@router.post("/assign", response_model=AssignResponse, summary="Assign workers to a batch of jobs")
+def assign(body: AssignRequest, state: StateDep) -> dict:
+    with work_slot(state):
+        market = state.store.market()
+        wanted = list(dict.fromkeys(body.job_ids))
+        known = set(market.jobs["job_id"])
+        missing = [j for j in wanted if j not in known]
+        if missing:
+            raise HTTPException(
+                404,
+                f"unknown job {missing[0]!r}" + (f" and {len(missing) - 1} more" if len(missing) > 1 else ""),
+            )
+        market.jobs = market.jobs[market.jobs["job_id"].isin(wanted)].reset_index(drop=True)
+        result = run_batch(
+            market,
+            state.scorer,
+            max_km=body.max_km,
+            objective=body.objective,
+            worker_capacity=body.worker_capacity,
+            min_score=body.min_score,
+            asof_s=time.time(),
+        )
+        return {
+            "assignments": result.assignments.to_dict("records"),
+            "unfilled_jobs": result.unfilled_jobs[["job_id", "open_slots", "reason"]].to_dict("records"),
+            "summary": result.summary,
+        }

@@ -1,0 +1,41 @@
+"""GET /v1/models and POST /v1/models/reload (operator): hot reload of the registry's current model."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException
+
+from models.registry import Registry, RegistryError, load_scorer
+from service.app import BackendAuth, OperatorAuth, StateDep
+from service.schemas import ErrorResponse, ModelsResponse, ReloadResponse
+
+router = APIRouter(prefix="/v1/models", tags=["models"], responses={401: {"model": ErrorResponse}})
+
+
+@router.get(
+    "", response_model=ModelsResponse, dependencies=[BackendAuth], summary="Serving model and registry"
+)
+def list_models(state: StateDep) -> dict:
+    path = state.settings.model
+    reg = Registry(path) if path is not None else None
+    return {
+        "serving": state.scorer.version,
+        "registry": str(path) if path else None,
+        "versions": reg.versions() if reg else [],
+        "current": reg.current() if reg and reg.is_registry else None,
+    }
+
+
+@router.post(
+    "/reload",
+    response_model=ReloadResponse,
+    dependencies=[OperatorAuth],
+    responses={403: {"model": ErrorResponse}, 409: {"model": ErrorResponse}},
+    summary="Load the registry's current model; a broken one is refused and the old keeps serving",
+)
+def reload_model(state: StateDep) -> dict:
+    try:
+        scorer = load_scorer(state.settings.model)  # built fully before the swap: requests never wait
+    except RegistryError as exc:
+        raise HTTPException(409, f"reload refused, still serving {state.scorer.version}: {exc}") from None
+    previous = state.swap_model(scorer)
+    return {"serving": scorer.version, "previous": previous}

@@ -1,0 +1,45 @@
+"""PUT/DELETE /v1/workers/{id} and /v1/jobs/{id}: keep the store current."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path
+
+from service.app import BackendAuth, StateDep
+from service.routes.rank import _row
+from service.schemas import ErrorResponse, JobIn, Stored, WorkerIn
+
+router = APIRouter(
+    prefix="/v1",
+    tags=["store"],
+    dependencies=[BackendAuth],
+    responses={401: {"model": ErrorResponse}, 404: {"model": ErrorResponse}, 422: {"model": ErrorResponse}},
+)
+PathId = Annotated[str, Path(min_length=1, max_length=200)]
+
+
+@router.put("/workers/{worker_id}", response_model=Stored, summary="Create or replace a worker")
+def put_worker(worker_id: PathId, body: WorkerIn, state: StateDep) -> dict:
+    state.store.upsert_worker({"worker_id": worker_id, **_row(body)})
+    return {"id": worker_id, "status": "stored"}
+
+
+@router.delete("/workers/{worker_id}", response_model=Stored, summary="Delete a worker")
+def delete_worker(worker_id: PathId, state: StateDep) -> dict:
+    if not state.store.delete("workers", "worker_id", worker_id):
+        raise HTTPException(404, f"unknown worker {worker_id!r}")
+    return {"id": worker_id, "status": "deleted"}
+
+
+@router.put("/jobs/{job_id}", response_model=Stored, summary="Create or replace a job")
+def put_job(job_id: PathId, body: JobIn, state: StateDep) -> dict:
+    state.store.upsert_job({"job_id": job_id, **_row(body)})
+    return {"id": job_id, "status": "stored"}
+
+
+@router.delete("/jobs/{job_id}", response_model=Stored, summary="Delete a job (never recommended again)")
+def delete_job(job_id: PathId, state: StateDep) -> dict:
+    if not state.store.delete("jobs", "job_id", job_id):
+        raise HTTPException(404, f"unknown job {job_id!r}")
+    return {"id": job_id, "status": "deleted"}

@@ -1,0 +1,323 @@
+"""Pydantic models: the single schema for request validation, responses and the OpenAPI document."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Id = Annotated[str, Field(min_length=1, max_length=200)]
+Code = Annotated[str, Field(min_length=1, max_length=100)]
+Lat = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False, description="WGS84 degrees")]
+Lon = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False, description="WGS84 degrees")]
+Codes = Annotated[list[Code], Field(max_length=100)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class WorkerBase(Strict):
+    lat: Lat
+    lon: Lon
+    skills: Codes = Field(default_factory=list, description="trade codes, each optionally `code:years`")
+    certificates: Codes = Field(default_factory=list, description="codes, each optionally `code@YYYY-MM-DD`")
+    preferred_trades: Codes = Field(default_factory=list)
+    rating_avg: float | None = Field(None, ge=1, le=5, allow_inf_nan=False)
+    rating_count: int = Field(0, ge=0, le=10_000_000)
+    jobs_completed: int = Field(0, ge=0, le=10_000_000)
+    no_shows: int = Field(0, ge=0, le=10_000_000)
+    max_travel_km: float = Field(15.0, gt=0, le=20_000, allow_inf_nan=False)
+    min_daily_wage: float | None = Field(None, ge=0, le=1e6, allow_inf_nan=False)
+    registered_at: datetime | None = None
+    available_from: datetime | None = None
+    available_until: datetime | None = None
+
+
+class WorkerIn(WorkerBase):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "lat": 26.73,
+                    "lon": 117.47,
+                    "skills": ["welding:5", "moving"],
+                    "certificates": ["welding_cert@2027-06-30"],
+                    "preferred_trades": ["welding"],
+                    "rating_avg": 4.6,
+                    "rating_count": 12,
+                    "max_travel_km": 10,
+                }
+            ]
+        },
+    )
+
+
+class JobBase(Strict):
+    trade: Code
+    lat: Lat
+    lon: Lon
+    headcount: int = Field(1, ge=1, le=10_000)
+    employer_id: Annotated[str, Field(max_length=200)] = ""
+    required_certificates: Codes = Field(default_factory=list)
+    daily_wage: float | None = Field(None, ge=0, le=1e6, allow_inf_nan=False)
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    posted_at: datetime | None = None
+    risk_level: int = Field(1, ge=1, le=4)
+
+
+class JobIn(JobBase):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "trade": "installation",
+                    "lat": 26.72,
+                    "lon": 117.48,
+                    "headcount": 2,
+                    "daily_wage": 260,
+                    "start_time": "2026-12-01T08:00:00",
+                    "employer_id": "e00012",
+                }
+            ]
+        },
+    )
+
+
+class RankRequest(Strict):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"job_id": "j000123", "limit": 10},
+                {
+                    "job": {
+                        "trade": "welding",
+                        "lat": 26.72,
+                        "lon": 117.48,
+                        "start_time": "2026-12-01T08:00:00",
+                    },
+                    "max_km": 10,
+                },
+            ]
+        },
+    )
+    job: JobIn | None = None
+    job_id: Id | None = None
+    candidate_ids: list[Id] | None = Field(None, max_length=10_000)
+    max_km: float | None = Field(None, gt=0, le=200, allow_inf_nan=False)
+    limit: int = Field(20, ge=1, le=500)
+
+    @model_validator(mode="after")
+    def _one_job(self):
+        if (self.job is None) == (self.job_id is None):
+            raise ValueError("give exactly one of 'job' or 'job_id'")
+        return self
+
+
+class Candidate(BaseModel):
+    worker_id: str
+    score: float
+    distance_km: float
+    reasons: list[str]
+
+
+class RankResponse(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "model_version": "20261123T021539-163729-s1",
+                    "candidates": [
+                        {
+                            "worker_id": "w000042",
+                            "score": 1.93,
+                            "distance_km": 1.2,
+                            "reasons": ["does this trade (6 years)", "1.2 km away", "rated 4.7 over 15 jobs"],
+                        }
+                    ],
+                    "excluded": {"certificate_missing": 3, "beyond_travel_limit": 11},
+                }
+            ]
+        }
+    )
+    model_version: str
+    candidates: list[Candidate]
+    excluded: dict[str, int]
+
+
+class RecommendRequest(Strict):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"worker_id": "w000042", "limit": 10}]}
+    )
+    worker_id: Id | None = None
+    worker: WorkerIn | None = None
+    max_km: float | None = Field(None, gt=0, le=200, allow_inf_nan=False)
+    limit: int = Field(20, ge=1, le=500)
+
+    @model_validator(mode="after")
+    def _one_worker(self):
+        if (self.worker is None) == (self.worker_id is None):
+            raise ValueError("give exactly one of 'worker' or 'worker_id'")
+        return self
+
+
+class JobMatch(BaseModel):
+    job_id: str
+    trade: str
+    score: float
+    distance_km: float
+    reasons: list[str]
+
+
+class RecommendResponse(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "model_version": "heuristic-v1",
+                    "jobs": [],
+                    "excluded": {"certificate_missing": 12},
+                    "message": "no open job you qualify for within 10 km",
+                    "what_would_change": [
+                        "a welding_cert certificate would qualify you for 12 job(s), nearest 2.1 km"
+                    ],
+                }
+            ]
+        }
+    )
+    model_version: str
+    jobs: list[JobMatch]
+    excluded: dict[str, int]
+    message: str | None = None
+    what_would_change: list[str] = Field(default_factory=list)
+
+
+class EventIn(Strict):
+    ts: datetime
+    job_id: Id
+    worker_id: Id
+    event: Literal["shown", "declined", "applied", "hired", "completed", "no_show", "rated"]
+    rating: float | None = Field(None, ge=1, le=5, allow_inf_nan=False)
+    event_id: Id | None = None
+
+    @model_validator(mode="after")
+    def _rating_for_rated(self):
+        if self.event == "rated" and self.rating is None:
+            raise ValueError("'rating' is required for a 'rated' event")
+        return self
+
+
+class EventsRequest(Strict):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "events": [
+                        {
+                            "ts": "2026-11-20T09:00:00",
+                            "job_id": "j000123",
+                            "worker_id": "w000042",
+                            "event": "applied",
+                            "event_id": "ev-1",
+                        }
+                    ]
+                }
+            ]
+        },
+    )
+    events: list[EventIn] = Field(min_length=1, max_length=10_000)
+
+
+class EventsResponse(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"accepted": 1, "duplicates": 0}]})
+    accepted: int
+    duplicates: int
+
+
+class Stored(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"id": "w000042", "status": "stored"}]})
+    id: str
+    status: Literal["stored", "deleted"]
+
+
+class AssignRequest(Strict):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"job_ids": ["j000001", "j000002"], "max_km": 15}]}
+    )
+    job_ids: list[Id] = Field(min_length=1, max_length=20_000)
+    max_km: float = Field(15.0, gt=0, le=200, allow_inf_nan=False)
+    objective: Literal["fill", "weight"] = "fill"
+    worker_capacity: int = Field(1, ge=0, le=100)
+    min_score: float | None = Field(None, allow_inf_nan=False)
+
+
+class Assignment(BaseModel):
+    job_id: str
+    worker_id: str
+    score: float
+    distance_km: float
+
+
+class UnfilledJob(BaseModel):
+    job_id: str
+    open_slots: int
+    reason: str
+
+
+class AssignResponse(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "assignments": [
+                        {"job_id": "j000001", "worker_id": "w000042", "score": 0.81, "distance_km": 1.4}
+                    ],
+                    "unfilled_jobs": [
+                        {"job_id": "j000002", "open_slots": 1, "reason": "certificate_nobody_nearby_holds"}
+                    ],
+                    "summary": {"slots": 2, "filled": 1},
+                }
+            ]
+        }
+    )
+    assignments: list[Assignment]
+    unfilled_jobs: list[UnfilledJob]
+    summary: dict
+
+
+class ModelsResponse(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "serving": "20261123T021539-163729-s1",
+                    "registry": "demo/registry",
+                    "versions": ["20261123T021539-163729-s1"],
+                    "current": "20261123T021539-163729-s1",
+                }
+            ]
+        }
+    )
+    serving: str
+    registry: str | None
+    versions: list[str]
+    current: str | None
+
+
+class ReloadResponse(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"serving": "20261123T021539-163729-s1", "previous": "heuristic-v1"}]}
+    )
+    serving: str
+    previous: str
+
+
+class ErrorResponse(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"detail": "unknown job 'j999'"}]})
+    detail: str
