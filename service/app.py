@@ -156,7 +156,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             response = await call_next(request)
         route = request.scope.get("route")
         endpoint = getattr(route, "path", "unmatched")
-        state.latency.labels(endpoint, str(response.status_code)).observe(time.perf_counter() - t0)
+        elapsed = time.perf_counter() - t0
+        state.latency.labels(endpoint, str(response.status_code)).observe(elapsed)
+        response.headers["X-Process-Time-Ms"] = f"{1000 * elapsed:.3f}"
         return response
 
     @app.exception_handler(RequestValidationError)

@@ -6,6 +6,8 @@ run); the Python loop below runs only over the ``limit`` results to phrase their
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pandas as pd
 
@@ -75,20 +77,29 @@ def rank_job(
     max_km: float,
     limit: int,
     asof_s: float,
+    timings: dict | None = None,
 ) -> tuple[list[dict], dict[str, int], int]:
-    """(top candidates, excluded counts, unknown candidate count) for job row ``j`` of ``jobs``."""
+    """(top candidates, excluded counts, unknown candidate count) for job row ``j`` of ``jobs``.
+
+    ``timings``, when given, receives the seconds spent in retrieval, features and model.
+    """
     W = snap.workers
+    t0 = time.perf_counter()
     if candidate_rows is None:
         _, w = snap.worker_index.within(jobs.lat[j : j + 1], jobs.lon[j : j + 1], max_km)
     else:
         w = candidate_rows
+    t1 = time.perf_counter()
     batch: PairBatch = build_pairs(
         jobs, W, np.full(len(w), j), w, history=snap.history, asof_s=asof_s, max_km=max_km
     )
+    t2 = time.perf_counter()
     score = np.zeros(len(w))
     if batch.eligible.any():
         score[batch.eligible] = scorer.score(batch.X[batch.eligible])
     top = _top(score, batch.eligible, limit)
+    if timings is not None:
+        timings.update(retrieve=t1 - t0, features=t2 - t1, model=time.perf_counter() - t2, candidates=len(w))
     out = [
         {
             "worker_id": str(W.ids[w[i]]),

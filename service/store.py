@@ -49,6 +49,8 @@ class Snapshot:
     median_wages: dict
     employers: pd.DataFrame
     built_at: float
+    job_row: dict  # job_id -> row in ``jobs``
+    worker_row: dict  # worker_id -> row in ``workers``
 
 
 class Store:
@@ -205,7 +207,17 @@ class Store:
         started = np.nan_to_num(J.start_s, nan=np.inf) <= now
         job_open = (n_hired < J.headcount) & ~started & ~J.employer_blacklisted
         return Snapshot(
-            W, J, H, GeoIndex(W.lat, W.lon), GeoIndex(J.lat, J.lon), job_open, medians, m.employers, now
+            W,
+            J,
+            H,
+            GeoIndex(W.lat, W.lon),
+            GeoIndex(J.lat, J.lon),
+            job_open,
+            medians,
+            m.employers,
+            now,
+            job_row={j: i for i, j in enumerate(J.ids)},
+            worker_row={w: i for i, w in enumerate(W.ids)},
         )
 
     def close(self) -> None:

@@ -5,8 +5,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
-import pandas as pd
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Response
 
 from service.app import BackendAuth, StateDep, work_slot
 from service.ranking import encode_request_job, encode_request_worker, rank_job, recommend_jobs
@@ -30,13 +29,13 @@ def _row(model) -> dict:
 
 
 @router.post("/rank", response_model=RankResponse, summary="Rank candidate workers for a job")
-def rank(body: RankRequest, state: StateDep) -> dict:
+def rank(body: RankRequest, state: StateDep, response: Response) -> dict:
     with work_slot(state):
         snap = state.store.snapshot()
         scorer = state.scorer
         max_km = body.max_km or state.settings.default_max_km
         if body.job_id is not None:
-            pos = pd.Index(snap.jobs.ids).get_indexer([body.job_id])[0]
+            pos = snap.job_row.get(body.job_id, -1)
             if pos < 0:
                 raise HTTPException(404, f"unknown job {body.job_id!r}")
             jobs, j = snap.jobs, int(pos)
@@ -45,10 +44,19 @@ def rank(body: RankRequest, state: StateDep) -> dict:
         excluded_unknown = 0
         rows = None
         if body.candidate_ids is not None:
-            idx = pd.Index(snap.workers.ids).get_indexer(list(dict.fromkeys(body.candidate_ids)))
+            get = snap.worker_row.get
+            idx = np.fromiter((get(c, -1) for c in dict.fromkeys(body.candidate_ids)), dtype=np.int64)
             excluded_unknown = int((idx < 0).sum())
             rows = idx[idx >= 0].astype(np.int64)
-        candidates, excluded, _ = rank_job(snap, scorer, jobs, j, rows, max_km, body.limit, time.time())
+        timings: dict = {}
+        candidates, excluded, _ = rank_job(
+            snap, scorer, jobs, j, rows, max_km, body.limit, time.time(), timings
+        )
+        # per-phase server time (ms) for clients and benchmarks; serialisation = total - these
+        response.headers["Server-Timing"] = (
+            ", ".join(f"{k};dur={1000 * v:.3f}" for k, v in timings.items() if k != "candidates")
+            + f", candidates;desc={timings['candidates']}"
+        )
         if excluded_unknown:
             excluded["unknown_worker"] = excluded_unknown
         return {"model_version": scorer.version, "candidates": candidates, "excluded": excluded}
@@ -60,7 +68,7 @@ def recommend(body: RecommendRequest, state: StateDep) -> dict:
         snap = state.store.snapshot()
         scorer = state.scorer
         if body.worker_id is not None:
-            pos = pd.Index(snap.workers.ids).get_indexer([body.worker_id])[0]
+            pos = snap.worker_row.get(body.worker_id, -1)
             if pos < 0:
                 raise HTTPException(404, f"unknown worker {body.worker_id!r}")
             W, w = snap.workers, int(pos)

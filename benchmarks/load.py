@@ -1,0 +1,192 @@
+"""Open-loop HTTP load against a local gigmatch server: fixed request rate, bounded time.
+
+Sends a mix of ranking, event and recommendation requests at ``--rate`` per second for ``--duration``
+seconds (requests are scheduled on a clock, not after the previous answer, so a slow server shows up
+as latency, not as a lower rate) and reports throughput, p50/p95/p99 per kind and errors. Targets
+127.0.0.1 only. With ``--spawn`` it simulates a market, starts the server itself and stops it after.
+
+    python benchmarks/load.py --spawn --rate 100 --duration 60 --mix rank=80,events=15,recommend=5
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import os
+import platform
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.service_util import BACKEND, Server  # noqa: E402
+
+
+def parse_mix(text: str) -> dict[str, float]:
+    mix = {}
+    for part in text.split(","):
+        k, _, v = part.partition("=")
+        if k not in ("rank", "events", "recommend"):
+            raise SystemExit(f"--mix: unknown kind {k!r}")
+        mix[k] = float(v)
+    total = sum(mix.values())
+    return {k: v / total for k, v in mix.items()}
+
+
+class Workload:
+    def __init__(self, jobs: list[str], workers: list[str], radius_km: dict[str, float], seed: int = 0):
+        self.jobs, self.workers, self.radius = jobs, workers, radius_km
+        self.rng = random.Random(seed)
+        self.counter = itertools.count()
+
+    def request(self, kind: str) -> tuple[str, dict]:
+        if kind == "rank":
+            job = self.rng.choice(self.jobs)
+            return "/v1/rank", {"job_id": job, "limit": 20, "max_km": self.radius.get(job, 15.0)}
+        if kind == "recommend":
+            return "/v1/recommend", {"worker_id": self.rng.choice(self.workers), "limit": 20}
+        n = next(self.counter)
+        events = [
+            {
+                "ts": "2026-11-20T09:00:00",
+                "job_id": self.rng.choice(self.jobs),
+                "worker_id": self.rng.choice(self.workers),
+                "event": "shown",
+                "event_id": f"load-{os.getpid()}-{n}-{k}",
+            }
+            for k in range(5)
+        ]
+        return "/v1/events", {"events": events}
+
+
+async def run_load(
+    url: str, key: str, workload: Workload, mix: dict[str, float], rate: float, duration: float
+):
+    kinds = list(mix)
+    weights = [mix[k] for k in kinds]
+    results: list[tuple[str, float, int, dict]] = []
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    async with httpx.AsyncClient(
+        base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=10, limits=limits
+    ) as client:
+
+        async def one(kind: str):
+            path, body = workload.request(kind)
+            t = time.perf_counter()
+            try:
+                r = await client.post(path, json=body)
+                status, headers = r.status_code, dict(r.headers)
+            except httpx.HTTPError:
+                status, headers = 0, {}
+            results.append((kind, time.perf_counter() - t, status, headers))
+
+        tasks = []
+        start = time.perf_counter()
+        n_total = int(rate * duration)
+        for i in range(n_total):  # bounded: rate x duration requests, then stop
+            delay = start + i / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(random.choices(kinds, weights)[0])))
+        await asyncio.gather(*tasks)
+        wall = time.perf_counter() - start
+    return results, wall
+
+
+def server_timing(headers: dict) -> dict[str, float]:
+    out = {}
+    for part in headers.get("server-timing", "").split(","):
+        name, _, dur = part.strip().partition(";dur=")
+        if dur:
+            out[name] = float(dur)
+    return out
+
+
+def report(results, wall: float, rate: float) -> int:
+    ok = [r for r in results if r[2] == 200]
+    errors = len(results) - len(ok)
+    print(
+        f"sent {len(results)} requests in {wall:.1f} s ({len(results) / wall:.1f}/s, target {rate}/s); "
+        f"ok {len(ok)}, errors {errors} {sorted({r[2] for r in results if r[2] != 200})}"
+    )
+    for kind in sorted({r[0] for r in results}):
+        lat = np.array([r[1] for r in ok if r[0] == kind]) * 1000
+        if len(lat):
+            print(
+                f"  {kind:<10} n={len(lat):5d}  p50 {np.percentile(lat, 50):6.2f} ms  p95 {np.percentile(lat, 95):6.2f} ms"
+                f"  p99 {np.percentile(lat, 99):6.2f} ms  max {lat.max():6.2f} ms"
+            )
+    split = [
+        server_timing(r[3]) | {"server_total": float(r[3].get("x-process-time-ms", "nan"))}
+        for r in ok
+        if r[0] == "rank"
+    ]
+    if split:
+        keys = ["retrieve", "features", "model", "server_total"]
+        med = {k: np.median([s.get(k, np.nan) for s in split]) for k in keys}
+        client = np.median([r[1] for r in ok if r[0] == "rank"]) * 1000
+        serial = med["server_total"] - med["retrieve"] - med["features"] - med["model"]
+        print(
+            f"  rank split (medians, ms): retrieval {med['retrieve']:.2f}, features {med['features']:.2f}, "
+            f"model {med['model']:.2f}, validation+serialisation+framework {serial:.2f}, "
+            f"network+client {client - med['server_total']:.2f}"
+        )
+    return errors
+
+
+def spawn(workers: int, jobs: int, target_candidates: int, tmp: Path):
+    from features.geo import haversine_km
+    from gigmatch.contract import load_market
+    from gigmatch.simulate import SimulationConfig, write_simulation
+    from models.train import train
+
+    market_dir = tmp / "market"
+    write_simulation(SimulationConfig(workers=workers, jobs=jobs, days=30, seed=5), market_dir)
+    train(market_dir, tmp / "registry", seed=5)
+    m = load_market(market_dir)
+    lat, lon = m.workers["lat"].to_numpy(), m.workers["lon"].to_numpy()
+    radius = {}
+    for job_id, jl, jn in zip(m.jobs["job_id"][:300], m.jobs["lat"][:300], m.jobs["lon"][:300], strict=True):
+        d = np.sort(haversine_km(jl, jn, lat, lon))
+        radius[job_id] = float(d[min(target_candidates, len(d)) - 1]) + 1e-6  # ~target candidates within
+    server = Server(tmp / "store.db", data=market_dir, model=tmp / "registry")
+    return server, list(radius), list(m.workers["worker_id"]), radius
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--url", default=None, help="a running server on 127.0.0.1 (default: --spawn)")
+    ap.add_argument("--key", default=BACKEND)
+    ap.add_argument("--spawn", action="store_true")
+    ap.add_argument("--rate", type=float, default=100.0)
+    ap.add_argument("--duration", type=float, default=60.0)
+    ap.add_argument("--mix", default="rank=80,events=15,recommend=5")
+    ap.add_argument("--workers", type=int, default=10_000)
+    ap.add_argument("--jobs", type=int, default=2_000)
+    ap.add_argument("--candidates", type=int, default=2_000, help="workers within each ranked job's radius")
+    args = ap.parse_args()
+    if args.url and not args.url.startswith(("http://127.", "http://localhost")):
+        raise SystemExit("--url must be a loopback address")
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, python {platform.python_version()}")
+    with tempfile.TemporaryDirectory() as tmp:
+        server, jobs, workers, radius = spawn(args.workers, args.jobs, args.candidates, Path(tmp))
+        try:
+            workload = Workload(jobs, workers, radius)
+            asyncio.run(run_load(server.url, args.key, workload, {"rank": 1.0}, 20, 3))  # warm-up
+            results, wall = asyncio.run(
+                run_load(server.url, args.key, workload, parse_mix(args.mix), args.rate, args.duration)
+            )
+            errors = report(results, wall, args.rate)
+        finally:
+            server.stop()
+    sys.exit(1 if errors else 0)
+
+
+if __name__ == "__main__":
+    main()
