@@ -462,8 +462,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             f"try:\n  curl -s -X POST {url} -H 'Authorization: Bearer demo-backend-key' "
             f"-H 'Content-Type: application/json' -d '{body}'"
         )
-    # access logs carry paths and status only; request bodies (names, phones, coordinates) are never logged
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", access_log=True)
+    # uvicorn's access log would print concrete paths (ids); service.middleware logs route templates instead
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", access_log=False)
     return 0
 
 

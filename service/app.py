@@ -8,7 +8,6 @@ from __future__ import annotations
 import hmac
 import logging
 import threading
-import time
 from contextlib import asynccontextmanager, contextmanager
 from typing import Annotated
 
@@ -27,6 +26,7 @@ from prometheus_client import (
 from gigmatch.contract import ContractError, load_market
 from models.registry import RegistryError, load_scorer
 from service.config import Settings
+from service.middleware import LimitsAndMetrics
 from service.store import Store
 
 log = logging.getLogger("gigmatch.service")
@@ -137,29 +137,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.gigmatch = ServiceState(settings)
 
-    @app.middleware("http")
-    async def limits_and_metrics(request: Request, call_next):
-        state: ServiceState = request.app.state.gigmatch
-        t0 = time.perf_counter()
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > state.settings.max_body_bytes):
-            state.rejected.labels("too_large").inc()
-            response = JSONResponse(
-                {"detail": f"request body larger than {state.settings.max_body_bytes} bytes"}, 413
-            )
-        elif (
-            length is None and request.method in ("POST", "PUT") and request.headers.get("transfer-encoding")
-        ):
-            state.rejected.labels("no_length").inc()
-            response = JSONResponse({"detail": "a Content-Length header is required"}, 411)
-        else:
-            response = await call_next(request)
-        route = request.scope.get("route")
-        endpoint = getattr(route, "path", "unmatched")
-        elapsed = time.perf_counter() - t0
-        state.latency.labels(endpoint, str(response.status_code)).observe(elapsed)
-        response.headers["X-Process-Time-Ms"] = f"{1000 * elapsed:.3f}"
-        return response
+    app.add_middleware(LimitsAndMetrics, get_state=lambda: app.state.gigmatch)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError):

@@ -318,6 +318,29 @@ class ReloadResponse(BaseModel):
     previous: str
 
 
+class ErrorIssue(BaseModel):
+    loc: list[str | int]
+    msg: str
+
+
 class ErrorResponse(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"detail": "unknown job 'j999'"}]})
+    """Every 4xx/5xx body: ``detail`` is one line naming the field and the problem."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"detail": "unknown job 'j999'"},
+                {
+                    "detail": "job.lat: Input should be less than or equal to 90",
+                    "errors": [
+                        {"loc": ["body", "job", "lat"], "msg": "Input should be less than or equal to 90"}
+                    ],
+                },
+            ]
+        }
+    )
     detail: str
+    errors: list[ErrorIssue] | None = None
+
+
+ERROR_RESPONSES = {code: {"model": ErrorResponse} for code in (401, 403, 404, 409, 413, 422, 503)}

@@ -71,8 +71,10 @@ class Store:
     def _upsert_rows(self, table: str, key: str, frame: pd.DataFrame) -> None:
         rows = _serialise(frame, table).astype(object).where(lambda d: d.notna(), None)
         now = time.time()
+        # Every column is kept, empty ones as "": a missing key would read back as NaN, and the
+        # contract refuses a missing required list (skills) where it accepts an empty one.
         payload = [
-            (r[key], json.dumps({k: v for k, v in r.items() if v not in (None, "")}, default=str), now)
+            (r[key], json.dumps({k: ("" if v is None else v) for k, v in r.items()}, default=str), now)
             for r in rows.to_dict("records")
         ]
         with self._lock:

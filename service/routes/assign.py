@@ -8,13 +8,13 @@ from fastapi import APIRouter, HTTPException
 
 from matcher.assign import run_batch
 from service.app import OperatorAuth, StateDep, work_slot
-from service.schemas import AssignRequest, AssignResponse, ErrorResponse
+from service.schemas import ERROR_RESPONSES, AssignRequest, AssignResponse
 
 router = APIRouter(
     prefix="/v1",
     tags=["operators"],
     dependencies=[OperatorAuth],
-    responses={401: {"model": ErrorResponse}, 403: {"model": ErrorResponse}, 404: {"model": ErrorResponse}},
+    responses=ERROR_RESPONSES,
 )
 
 

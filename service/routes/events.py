@@ -7,13 +7,13 @@ from fastapi import APIRouter
 
 from gigmatch.contract import validate_table
 from service.app import BackendAuth, StateDep
-from service.schemas import ErrorResponse, EventsRequest, EventsResponse
+from service.schemas import ERROR_RESPONSES, EventsRequest, EventsResponse
 
 router = APIRouter(
     prefix="/v1",
     tags=["events"],
     dependencies=[BackendAuth],
-    responses={401: {"model": ErrorResponse}, 422: {"model": ErrorResponse}},
+    responses=ERROR_RESPONSES,
 )
 
 

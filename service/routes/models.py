@@ -6,9 +6,9 @@ from fastapi import APIRouter, HTTPException
 
 from models.registry import Registry, RegistryError, load_scorer
 from service.app import BackendAuth, OperatorAuth, StateDep
-from service.schemas import ErrorResponse, ModelsResponse, ReloadResponse
+from service.schemas import ERROR_RESPONSES, ModelsResponse, ReloadResponse
 
-router = APIRouter(prefix="/v1/models", tags=["models"], responses={401: {"model": ErrorResponse}})
+router = APIRouter(prefix="/v1/models", tags=["models"], responses=ERROR_RESPONSES)
 
 
 @router.get(
@@ -29,7 +29,6 @@ def list_models(state: StateDep) -> dict:
     "/reload",
     response_model=ReloadResponse,
     dependencies=[OperatorAuth],
-    responses={403: {"model": ErrorResponse}, 409: {"model": ErrorResponse}},
     summary="Load the registry's current model; a broken one is refused and the old keeps serving",
 )
 def reload_model(state: StateDep) -> dict:

@@ -9,15 +9,15 @@ from fastapi import APIRouter, HTTPException, Response
 
 from service.app import BackendAuth, StateDep, work_slot
 from service.ranking import encode_request_job, encode_request_worker, rank_job, recommend_jobs
-from service.schemas import ErrorResponse, RankRequest, RankResponse, RecommendRequest, RecommendResponse
+from service.schemas import (
+    ERROR_RESPONSES,
+    RankRequest,
+    RankResponse,
+    RecommendRequest,
+    RecommendResponse,
+)
 
-ERRORS = {
-    401: {"model": ErrorResponse},
-    404: {"model": ErrorResponse},
-    422: {"model": ErrorResponse},
-    503: {"model": ErrorResponse},
-}
-router = APIRouter(prefix="/v1", tags=["ranking"], dependencies=[BackendAuth], responses=ERRORS)
+router = APIRouter(prefix="/v1", tags=["ranking"], dependencies=[BackendAuth], responses=ERROR_RESPONSES)
 
 
 def _row(model) -> dict:

@@ -8,13 +8,13 @@ from fastapi import APIRouter, HTTPException, Path
 
 from service.app import BackendAuth, StateDep
 from service.routes.rank import _row
-from service.schemas import ErrorResponse, JobIn, Stored, WorkerIn
+from service.schemas import ERROR_RESPONSES, JobIn, Stored, WorkerIn
 
 router = APIRouter(
     prefix="/v1",
     tags=["store"],
     dependencies=[BackendAuth],
-    responses={401: {"model": ErrorResponse}, 404: {"model": ErrorResponse}, 422: {"model": ErrorResponse}},
+    responses=ERROR_RESPONSES,
 )
 PathId = Annotated[str, Path(min_length=1, max_length=200)]
 
