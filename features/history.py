@@ -15,6 +15,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from gigmatch.contract import EVENT_TYPES
+
 _SHIFT = np.int64(2**34)  # > seconds until year 2514
 ACTIVITY_EVENTS = ("declined", "applied", "completed")  # things the worker did, not the employer
 _STATS = (
@@ -45,15 +47,17 @@ class WorkerHistory:
         n_workers = len(worker_ids)
         if len(events):
             w = pd.Index(worker_ids).get_indexer(events["worker_id"])
-            ev = events["event"].to_numpy(dtype=object)
+            # event names as small integer codes: comparisons over the whole log stay cheap
+            code = pd.Categorical(events["event"], categories=EVENT_TYPES).codes
             ts = events["ts"].to_numpy(dtype="datetime64[ns]").astype("int64") // 1_000_000_000
             rating = events["rating"].to_numpy(dtype=np.float64)
         else:
-            w = np.zeros(0, dtype=np.int64)
-            ev, ts, rating = np.zeros(0, dtype=object), np.zeros(0, dtype=np.int64), np.zeros(0)
-        is_done, is_noshow, is_rated = ev == "completed", ev == "no_show", ev == "rated"
-        is_shown, is_applied, is_hired = ev == "shown", ev == "applied", ev == "hired"
-        is_act = np.isin(ev, ACTIVITY_EVENTS)
+            w, code = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int8)
+            ts, rating = np.zeros(0, dtype=np.int64), np.zeros(0)
+        kind = {name: code == i for i, name in enumerate(EVENT_TYPES)}
+        is_done, is_noshow, is_rated = kind["completed"], kind["no_show"], kind["rated"]
+        is_shown, is_applied, is_hired = kind["shown"], kind["applied"], kind["hired"]
+        is_act = np.logical_or.reduce([kind[name] for name in ACTIVITY_EVENTS])
         keep = (w >= 0) & (is_done | is_noshow | is_rated | is_act | is_shown | is_hired)
         keys = w[keep].astype(np.int64) * _SHIFT + ts[keep]
         order = np.argsort(keys, kind="stable")

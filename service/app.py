@@ -38,7 +38,7 @@ class ServiceState:
     def __init__(self, settings: Settings):
         self.settings = settings
         self.keys = settings.keys()
-        self.store = Store(settings.db)
+        self.store = Store(settings.db, events_refresh_s=settings.events_refresh_s)
         if settings.data is not None and self.store.counts()["workers"] == 0:
             log.info("seeding the empty store from %s", settings.data)
             self.store.seed(load_market(settings.data))
@@ -65,6 +65,7 @@ class ServiceState:
         )
         self.model_info.labels(self.scorer.version).set(1)
         self.store.snapshot()  # build the read cache before the first request
+        self.store.start_refresher()
 
     def swap_model(self, scorer) -> str:
         with self.model_lock:

@@ -22,6 +22,8 @@ class Settings(BaseSettings):
     demo : allow the published demo keys (never in production).
     max_body_bytes : larger requests get 413 before they are read.
     max_inflight : CPU-bound requests running at once; more wait up to ``queue_timeout_s``, then 503.
+    events_refresh_s : how often ingested events reach the features (history, filled jobs).
+    rerank_top : the model re-ranks this many heuristic-best eligible candidates (0 = all of them).
     """
 
     model_config = SettingsConfigDict(env_prefix="GIGMATCH_", extra="ignore")
@@ -37,6 +39,8 @@ class Settings(BaseSettings):
     max_inflight: int = Field(4, ge=1)
     queue_timeout_s: float = Field(2.0, gt=0)
     default_max_km: float = Field(15.0, gt=0)
+    events_refresh_s: float = Field(2.0, gt=0, le=3600)
+    rerank_top: int = Field(300, ge=0, le=100_000)
 
     @field_validator("api_keys")
     @classmethod

@@ -16,6 +16,7 @@ from features.encode import JobTable, WorkerTable, encode_jobs, encode_workers
 from features.pairs import FEATURE_NAMES, PairBatch, build_pairs
 from gigmatch.contract import validate_table
 from matcher.assign import what_would_change
+from models.heuristic import HeuristicScorer
 from service.store import Snapshot
 
 _IDX = {n: i for i, n in enumerate(FEATURE_NAMES)}
@@ -49,6 +50,31 @@ def reasons(x: np.ndarray) -> list[str]:
     return out
 
 
+_PRESCORER = HeuristicScorer()
+
+
+def score_two_stage(
+    scorer, X: np.ndarray, eligible: np.ndarray, rerank_top: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Scores for eligible rows, and the mask of rows that were ranked by ``scorer``.
+
+    With ``rerank_top`` > 0 and a learned model, every eligible row gets the vectorised heuristic
+    score and only the ``rerank_top`` best go through the model (candidate generation, then
+    re-ranking); the others are not returned. 0 scores every eligible row with the model.
+    """
+    score = np.zeros(len(X))
+    idx = np.flatnonzero(eligible)
+    if len(idx) == 0:
+        return score, eligible
+    if rerank_top and getattr(scorer, "is_model", False) and len(idx) > rerank_top:
+        pre = _PRESCORER.score(X[idx])
+        idx = idx[np.argpartition(-pre, rerank_top - 1)[:rerank_top]]
+    score[idx] = scorer.score(X[idx])
+    ranked = np.zeros(len(X), dtype=bool)
+    ranked[idx] = True
+    return score, ranked
+
+
 def _top(score: np.ndarray, eligible: np.ndarray, limit: int) -> np.ndarray:
     idx = np.flatnonzero(eligible)
     if len(idx) == 0:
@@ -78,6 +104,7 @@ def rank_job(
     limit: int,
     asof_s: float,
     timings: dict | None = None,
+    rerank_top: int = 0,
 ) -> tuple[list[dict], dict[str, int], int]:
     """(top candidates, excluded counts, unknown candidate count) for job row ``j`` of ``jobs``.
 
@@ -94,10 +121,8 @@ def rank_job(
         jobs, W, np.full(len(w), j), w, history=snap.history, asof_s=asof_s, max_km=max_km
     )
     t2 = time.perf_counter()
-    score = np.zeros(len(w))
-    if batch.eligible.any():
-        score[batch.eligible] = scorer.score(batch.X[batch.eligible])
-    top = _top(score, batch.eligible, limit)
+    score, ranked = score_two_stage(scorer, batch.X, batch.eligible, rerank_top)
+    top = _top(score, ranked, limit)
     if timings is not None:
         timings.update(retrieve=t1 - t0, features=t2 - t1, model=time.perf_counter() - t2, candidates=len(w))
     out = [
@@ -113,7 +138,14 @@ def rank_job(
 
 
 def recommend_jobs(
-    snap: Snapshot, scorer, W: WorkerTable, w: int, max_km: float | None, limit: int, asof_s: float
+    snap: Snapshot,
+    scorer,
+    W: WorkerTable,
+    w: int,
+    max_km: float | None,
+    limit: int,
+    asof_s: float,
+    rerank_top: int = 0,
 ) -> dict:
     """Open jobs for worker row ``w`` of ``W``: ranked, with exclusions and what would change them."""
     J = snap.jobs
@@ -124,10 +156,7 @@ def recommend_jobs(
         J, W, pj_all, np.full(len(pj_all), w), history=snap.history, asof_s=asof_s, max_km=radius
     )
     near = batch.distance_km <= radius
-    score = np.zeros(len(pj_all))
-    ok = batch.eligible
-    if ok.any():
-        score[ok] = scorer.score(batch.X[ok])
+    score, ok = score_two_stage(scorer, batch.X, batch.eligible, rerank_top)
     top = _top(score, ok, limit)
     jobs = [
         {

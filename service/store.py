@@ -6,17 +6,24 @@ through :func:`gigmatch.contract.validate_table` exactly like a file would. Even
 (``synchronous=FULL``) before it is acknowledged.
 
 Reads use an in-memory snapshot (encoded :class:`~features.encode.WorkerTable`,
-:class:`~features.encode.JobTable`, :class:`~features.history.WorkerHistory`, spatial indexes),
-rebuilt lazily after writes. A snapshot is immutable, so requests never see half an update.
+:class:`~features.encode.JobTable`, :class:`~features.history.WorkerHistory`, spatial indexes). A
+snapshot is immutable and swapped atomically, so a read never waits and never sees half an update:
+
+- a worker, job or employer write rebuilds the snapshot before the write returns, so the next
+  request sees it (a deleted or changed job is never served stale);
+- events only change the history and which jobs are filled: the validated events are also kept in
+  memory, and a background thread rebuilds that part at most every ``events_refresh_s`` (default
+  2 s), so event-derived features may lag ingestion by up to that long while ingestion stays cheap.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -56,19 +63,25 @@ class Snapshot:
 class Store:
     """Thread-safe store over one SQLite connection (writes are serialised by SQLite anyway)."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, events_refresh_s: float = 2.0):
         self.path = Path(path)
+        self.events_refresh_s = events_refresh_s
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(SCHEMA)
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # the SQLite connection and the in-memory event list
+        self._build_lock = threading.Lock()  # one snapshot build at a time; readers never take it
         self._snapshot: Snapshot | None = None
-        self._dirty = True
+        self._events_dirty = threading.Event()
+        self._events: list[pd.DataFrame] | None = None  # validated events in memory (None: not loaded)
+        self._event_ids: set[str] = set()
+        self._stop = threading.Event()
+        self._refresher: threading.Thread | None = None
 
     # ---- writes --------------------------------------------------------------------------------
-    def _upsert_rows(self, table: str, key: str, frame: pd.DataFrame) -> None:
+    def _upsert_rows(self, table: str, key: str, frame: pd.DataFrame, rebuild: bool = True) -> None:
         rows = _serialise(frame, table).astype(object).where(lambda d: d.notna(), None)
         now = time.time()
         # Every column is kept, empty ones as "": a missing key would read back as NaN, and the
@@ -90,16 +103,18 @@ class Store:
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
-            self._dirty = True
+        if rebuild:
+            self.rebuild()
 
     def seed(self, market: Market) -> None:
         """Load a validated market into the store (used when the store is empty)."""
-        self._upsert_rows("workers", "worker_id", market.workers)
-        self._upsert_rows("jobs", "job_id", market.jobs)
+        self._upsert_rows("workers", "worker_id", market.workers, rebuild=False)
+        self._upsert_rows("jobs", "job_id", market.jobs, rebuild=False)
         if len(market.employers):
-            self._upsert_rows("employers", "employer_id", market.employers)
+            self._upsert_rows("employers", "employer_id", market.employers, rebuild=False)
         if len(market.events):
             self.add_events(market.events)
+        self.rebuild()
 
     def upsert_worker(self, row: dict) -> None:
         self._upsert_rows(
@@ -111,9 +126,10 @@ class Store:
 
     def delete(self, table: str, key: str, value: str) -> bool:
         with self._lock:
-            cur = self._db.execute(f"DELETE FROM {table} WHERE {key} = ?", (value,))
-            self._dirty = True
-            return cur.rowcount > 0
+            found = self._db.execute(f"DELETE FROM {table} WHERE {key} = ?", (value,)).rowcount > 0
+        if found:
+            self.rebuild()
+        return found
 
     def add_events(self, events: pd.DataFrame) -> tuple[int, int]:
         """Insert validated events; returns (accepted, duplicates). Committed before returning."""
@@ -140,8 +156,12 @@ class Store:
                 self._db.execute("ROLLBACK")
                 raise
             accepted = self._db.total_changes - before
-            if accepted:
-                self._dirty = True
+            if accepted and self._events is not None:
+                seen = self._event_ids  # O(batch) membership; Series.isin(set) would convert the whole set
+                fresh = events[np.fromiter((e not in seen for e in events["event_id"]), bool, len(events))]
+                self._events.append(fresh)
+                self._event_ids.update(fresh["event_id"])
+                self._events_dirty.set()
         return accepted, len(rows) - accepted
 
     # ---- reads ---------------------------------------------------------------------------------------
@@ -165,63 +185,110 @@ class Store:
             rows = [json.loads(r[0]) for r in self._db.execute(f"SELECT row FROM {table}")]
         return validate_table(pd.DataFrame(rows), table) if rows else None
 
+    def _events_frame(self) -> pd.DataFrame:
+        """All events, validated; read from SQLite once, then kept in memory."""
+        if self._events is None:
+            with self._lock:
+                ev = pd.read_sql_query(
+                    "SELECT ts, job_id, worker_id, event, rating, event_id FROM events", self._db
+                )
+            frame = validate_table(ev.astype(object).where(ev.notna(), ""), "events") if len(ev) else None
+            self._events = [frame] if frame is not None else []
+            self._event_ids = set(frame["event_id"]) if frame is not None else set()
+        if len(self._events) > 1:  # compact
+            self._events = [pd.concat(self._events, ignore_index=True)]
+        return self._events[0] if self._events else Market(pd.DataFrame(), pd.DataFrame()).events
+
     def market(self) -> Market:
+        def empty(table: str, cols: tuple[str, ...]) -> pd.DataFrame:
+            return validate_table(pd.DataFrame({c: [] for c in cols}), table)
+
         workers = self._frame("workers")
         jobs = self._frame("jobs")
-        with self._lock:
-            ev = pd.read_sql_query(
-                "SELECT ts, job_id, worker_id, event, rating, event_id FROM events", self._db
-            )
         market = Market(
             workers=workers
             if workers is not None
-            else validate_table(
-                pd.DataFrame({c: [] for c in ("worker_id", "lat", "lon", "skills")}), "workers"
-            ),
-            jobs=jobs
-            if jobs is not None
-            else validate_table(pd.DataFrame({c: [] for c in ("job_id", "trade", "lat", "lon")}), "jobs"),
+            else empty("workers", ("worker_id", "lat", "lon", "skills")),
+            jobs=jobs if jobs is not None else empty("jobs", ("job_id", "trade", "lat", "lon")),
         )
         emp = self._frame("employers")
         if emp is not None:
             market.employers = emp
-        if len(ev):
-            market.events = validate_table(ev, "events")
+        with self._lock:
+            market.events = self._events_frame()
         return market
 
     def snapshot(self) -> Snapshot:
-        """The current read snapshot, rebuilt if anything was written since the last one."""
-        with self._lock:
-            if self._snapshot is None or self._dirty:
-                self._dirty = False
-                self._snapshot = self._build()
+        """The current read snapshot (never blocks once the first one exists)."""
+        snap = self._snapshot
+        return snap if snap is not None else self.rebuild()
+
+    def rebuild(self) -> Snapshot:
+        """Rebuild everything from the store now (after entity writes) and swap it in."""
+        with self._build_lock:
+            self._events_dirty.clear()
+            self._snapshot = self._build()
             return self._snapshot
+
+    def refresh_events(self) -> None:
+        """Recompute history and open jobs from the in-memory events, if any arrived."""
+        if not self._events_dirty.is_set() or self._snapshot is None:
+            return
+        with self._build_lock:
+            self._events_dirty.clear()
+            with self._lock:
+                events = self._events_frame()
+            self._snapshot = self._with_events(self._snapshot, events)
+
+    def start_refresher(self) -> None:
+        """A daemon thread applying ingested events to the snapshot every ``events_refresh_s``."""
+        if self._refresher is not None:
+            return
+
+        def loop():
+            while not self._stop.wait(self.events_refresh_s):
+                try:
+                    self.refresh_events()
+                except Exception:  # keep serving the last good snapshot; the next tick retries
+                    logging.getLogger("gigmatch.store").exception("event refresh failed")
+
+        self._refresher = threading.Thread(target=loop, name="gigmatch-events-refresh", daemon=True)
+        self._refresher.start()
 
     def _build(self) -> Snapshot:
         m = self.market()
         W = encode_workers(m.workers)
         medians = trade_median_wages(m.jobs)
         J = encode_jobs(m.jobs, W, m.employers, median_wages=medians)
-        H = WorkerHistory(m.events, W.ids)
-        hired = m.events[m.events["event"] == "hired"].groupby("job_id")["worker_id"].nunique()
+        base = Snapshot(
+            W,
+            J,
+            WorkerHistory.empty(W.ids),
+            GeoIndex(W.lat, W.lon),
+            GeoIndex(J.lat, J.lon),
+            np.zeros(len(J), dtype=bool),
+            medians,
+            m.employers,
+            time.time(),
+            job_row={j: i for i, j in enumerate(J.ids)},
+            worker_row={w: i for i, w in enumerate(W.ids)},
+        )
+        return self._with_events(base, m.events)
+
+    @staticmethod
+    def _with_events(snap: Snapshot, events: pd.DataFrame) -> Snapshot:
+        """The snapshot with history and open jobs recomputed from ``events`` (entities unchanged)."""
+        J = snap.jobs
+        hired = events[events["event"] == "hired"].groupby("job_id")["worker_id"].nunique()
         n_hired = hired.reindex(J.ids).fillna(0).to_numpy()
         now = time.time()
         started = np.nan_to_num(J.start_s, nan=np.inf) <= now
         job_open = (n_hired < J.headcount) & ~started & ~J.employer_blacklisted
-        return Snapshot(
-            W,
-            J,
-            H,
-            GeoIndex(W.lat, W.lon),
-            GeoIndex(J.lat, J.lon),
-            job_open,
-            medians,
-            m.employers,
-            now,
-            job_row={j: i for i, j in enumerate(J.ids)},
-            worker_row={w: i for i, w in enumerate(W.ids)},
-        )
+        return replace(snap, history=WorkerHistory(events, snap.workers.ids), job_open=job_open, built_at=now)
 
     def close(self) -> None:
+        self._stop.set()
+        if self._refresher is not None:
+            self._refresher.join(5)
         with self._lock:
             self._db.close()

@@ -50,7 +50,16 @@ def rank(body: RankRequest, state: StateDep, response: Response) -> dict:
             rows = idx[idx >= 0].astype(np.int64)
         timings: dict = {}
         candidates, excluded, _ = rank_job(
-            snap, scorer, jobs, j, rows, max_km, body.limit, time.time(), timings
+            snap,
+            scorer,
+            jobs,
+            j,
+            rows,
+            max_km,
+            body.limit,
+            time.time(),
+            timings,
+            rerank_top=state.settings.rerank_top,
         )
         # per-phase server time (ms) for clients and benchmarks; serialisation = total - these
         response.headers["Server-Timing"] = (
@@ -74,7 +83,9 @@ def recommend(body: RecommendRequest, state: StateDep) -> dict:
             W, w = snap.workers, int(pos)
         else:
             W, w = encode_request_worker(_row_with_id(body.worker), snap), 0
-        result = recommend_jobs(snap, scorer, W, w, body.max_km, body.limit, time.time())
+        result = recommend_jobs(
+            snap, scorer, W, w, body.max_km, body.limit, time.time(), state.settings.rerank_top
+        )
         return {"model_version": scorer.version, **result}
 
 

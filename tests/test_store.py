@@ -1,0 +1,40 @@
+from datetime import datetime, timedelta
+
+import pandas as pd
+
+from gigmatch.contract import validate_table
+from service.store import Store
+from tests.conftest import make_market
+
+SOON = (datetime.now() + timedelta(days=2)).replace(microsecond=0).isoformat()
+
+
+def events(rows):
+    return validate_table(
+        pd.DataFrame(rows, columns=["ts", "job_id", "worker_id", "event", "event_id"]), "events"
+    )
+
+
+def test_writes_are_visible_and_events_reach_features_on_refresh(tmp_path):
+    market = make_market(
+        [{"worker_id": f"w{i}", "lat": 26.7, "lon": 117.4, "skills": "moving"} for i in range(3)],
+        [{"job_id": "j", "trade": "moving", "lat": 26.7, "lon": 117.4, "headcount": 2, "start_time": SOON}],
+    )
+    store = Store(tmp_path / "s.db")
+    store.seed(market)
+    snap = store.snapshot()
+    assert snap.job_open.tolist() == [True]
+    hires = events([(SOON[:10] + "T00:00:00", "j", f"w{i}", "hired", f"h{i}") for i in range(2)])
+    assert store.add_events(hires) == (2, 0)
+    assert store.add_events(hires) == (0, 2)  # idempotent
+    assert store.snapshot() is snap  # reads never wait for event processing ...
+    store.refresh_events()
+    assert store.snapshot().job_open.tolist() == [False]  # ... which then marks the job filled
+    store.upsert_worker({"worker_id": "w9", "lat": 26.7, "lon": 117.4, "skills": ""})
+    assert "w9" in store.snapshot().worker_row  # entity writes are visible at once
+    assert store.delete("jobs", "job_id", "j")
+    assert len(store.snapshot().jobs) == 0
+    store.close()
+    again = Store(tmp_path / "s.db")  # everything was committed
+    assert again.counts() == {"workers": 4, "jobs": 0, "employers": 0, "events": 2}
+    again.close()
