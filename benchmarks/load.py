@@ -2,10 +2,11 @@
 
 Sends a mix of ranking, event and recommendation requests at ``--rate`` per second for ``--duration``
 seconds (requests are scheduled on a clock, not after the previous answer, so a slow server shows up
-as latency, not as a lower rate) and reports throughput, p50/p95/p99 per kind and errors. Targets
-127.0.0.1 only. With ``--spawn`` it simulates a market, starts the server itself and stops it after.
+as latency, not as a lower rate) and reports throughput, p50/p95/p99 per kind and errors. It
+simulates a market, trains a model, starts the server on a free 127.0.0.1 port and stops it after;
+no other address is ever targeted.
 
-    python benchmarks/load.py --spawn --rate 100 --duration 60 --mix rank=80,events=15,recommend=5
+    python benchmarks/load.py --rate 100 --duration 60 --mix rank=80,events=15,recommend=5
 """
 
 from __future__ import annotations
@@ -140,7 +141,7 @@ def report(results, wall: float, rate: float) -> int:
     return errors
 
 
-def spawn(workers: int, jobs: int, target_candidates: int, tmp: Path):
+def spawn(workers: int, jobs: int, target_candidates: int, tmp: Path, **server_env: str):
     from features.geo import haversine_km
     from gigmatch.contract import load_market
     from gigmatch.simulate import SimulationConfig, write_simulation
@@ -155,32 +156,31 @@ def spawn(workers: int, jobs: int, target_candidates: int, tmp: Path):
     for job_id, jl, jn in zip(m.jobs["job_id"][:300], m.jobs["lat"][:300], m.jobs["lon"][:300], strict=True):
         d = np.sort(haversine_km(jl, jn, lat, lon))
         radius[job_id] = float(d[min(target_candidates, len(d)) - 1]) + 1e-6  # ~target candidates within
-    server = Server(tmp / "store.db", data=market_dir, model=tmp / "registry")
+    server = Server(tmp / "store.db", data=market_dir, model=tmp / "registry", **server_env)
     return server, list(radius), list(m.workers["worker_id"]), radius
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--url", default=None, help="a running server on 127.0.0.1 (default: --spawn)")
-    ap.add_argument("--key", default=BACKEND)
-    ap.add_argument("--spawn", action="store_true")
     ap.add_argument("--rate", type=float, default=100.0)
     ap.add_argument("--duration", type=float, default=60.0)
     ap.add_argument("--mix", default="rank=80,events=15,recommend=5")
     ap.add_argument("--workers", type=int, default=10_000)
     ap.add_argument("--jobs", type=int, default=2_000)
     ap.add_argument("--candidates", type=int, default=2_000, help="workers within each ranked job's radius")
+    ap.add_argument(
+        "--server-env", nargs="*", default=[], metavar="NAME=VALUE", help="environment for the spawned server"
+    )
     args = ap.parse_args()
-    if args.url and not args.url.startswith(("http://127.", "http://localhost")):
-        raise SystemExit("--url must be a loopback address")
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, python {platform.python_version()}")
     with tempfile.TemporaryDirectory() as tmp:
-        server, jobs, workers, radius = spawn(args.workers, args.jobs, args.candidates, Path(tmp))
+        env = dict(kv.split("=", 1) for kv in args.server_env)
+        server, jobs, workers, radius = spawn(args.workers, args.jobs, args.candidates, Path(tmp), **env)
         try:
             workload = Workload(jobs, workers, radius)
-            asyncio.run(run_load(server.url, args.key, workload, {"rank": 1.0}, 20, 3))  # warm-up
+            asyncio.run(run_load(server.url, BACKEND, workload, {"rank": 1.0}, 20, 3))  # warm-up
             results, wall = asyncio.run(
-                run_load(server.url, args.key, workload, parse_mix(args.mix), args.rate, args.duration)
+                run_load(server.url, BACKEND, workload, parse_mix(args.mix), args.rate, args.duration)
             )
             errors = report(results, wall, args.rate)
         finally:

@@ -75,12 +75,17 @@ class WorkerHistory:
             ],
             axis=1,
         ).astype(np.float64)[keep][order]
-        # one contiguous 1-D array per statistic: 1-D gathers are far faster than row gathers
-        self._cum = [np.r_[0.0, np.cumsum(values[:, k])] for k in range(len(_STATS))]
+        # one (n_events + 1, n_stats) array; queries gather whole rows with np.take, which is several
+        # times faster than fancy indexing of rows or one gather per statistic
+        self._cum = np.vstack([np.zeros((1, len(_STATS))), np.cumsum(values, axis=0)])
         # Key of the latest activity event at or before each position (-1 before any).
         act_keys = np.where(values[:, _STATS.index("activity")] > 0, self._keys, -1)
         self._last_act = np.r_[-1, np.maximum.accumulate(act_keys)] if len(act_keys) else np.array([-1])
         self._first = np.searchsorted(self._keys, np.arange(n_workers + 1, dtype=np.int64) * _SHIFT)
+        self._base = np.take(
+            self._cum, self._first[:-1], axis=0
+        )  # (n_workers, n_stats) at each segment start
+        self._max_ts = int((self._keys % _SHIFT).max()) if len(self._keys) else -1
         self.n_events = int(keep.sum())
 
     @classmethod
@@ -99,9 +104,12 @@ class WorkerHistory:
         worker = np.asarray(worker, dtype=np.int64)
         asof_s = np.broadcast_to(np.asarray(asof_s, dtype=np.float64), worker.shape)
         base = worker * _SHIFT
-        lo = self._first[worker]
-        hi = np.searchsorted(self._keys, base + np.ceil(asof_s).astype(np.int64), side="left")
-        out = {name: self._cum[k][hi] - self._cum[k][lo] for k, name in enumerate(_STATS[:-1])}
+        if asof_s.size and float(asof_s.min()) > self._max_ts:
+            hi = self._first[worker + 1]  # serving "now": every logged event counts, no search needed
+        else:
+            hi = np.searchsorted(self._keys, base + np.ceil(asof_s).astype(np.int64), side="left")
+        diff = np.take(self._cum, hi, axis=0) - np.take(self._base, worker, axis=0)
+        out = {name: diff[:, k] for k, name in enumerate(_STATS[:-1])}
         last_key = self._last_act[hi]
         out["last_activity_s"] = np.where(last_key >= base, (last_key - base).astype(np.float64), np.nan)
         return out

@@ -203,8 +203,15 @@ def _pool_percentile(group: np.ndarray, distance: np.ndarray) -> np.ndarray:
     if n == 0:
         return np.zeros(0)
     metres = np.minimum(np.round(distance * 1000.0), 2**25 - 1).astype(np.int64)
-    # Group ids are non-negative ints (job rows); a single-job call skips the group part of the key.
-    g_dense = np.zeros(n, np.int64) if _is_constant(group) else group.astype(np.int64) - int(group.min())
+    if _is_constant(group):  # one pool (the API's single-job path): a plain rank, no group bookkeeping
+        order = np.argsort(metres)
+        d = metres[order]
+        rank = np.maximum.accumulate(np.where(np.r_[True, d[1:] != d[:-1]], np.arange(n), 0))
+        out = np.empty(n)
+        out[order] = rank / max(n - 1, 1)
+        return out
+    # Group ids are non-negative ints (job rows).
+    g_dense = group.astype(np.int64) - int(group.min())
     key = g_dense << 25 | metres
     order = np.argsort(key)
     g, d = g_dense[order], metres[order]

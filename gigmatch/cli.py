@@ -426,6 +426,11 @@ _EXTRA_COMMANDS.append(_register_models)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    import os
+
+    # LightGBM's OpenMP threads otherwise spin after every predict, taking a core from the requests
+    # (measured: about 48 -> 65 req/s on 2 cores). Set before LightGBM is loaded; an explicit value wins.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     import uvicorn
 
     from service.app import create_app

@@ -18,8 +18,7 @@ cells = [
     nbf.v4.new_code_cell(
         "import os, tempfile\n"
         "from pathlib import Path\n"
-        "import matplotlib\n"
-        "matplotlib.use('Agg')\n"
+        "%matplotlib inline\n"
         "import matplotlib.pyplot as plt\n"
         "import numpy as np\n"
         "import pandas as pd\n"

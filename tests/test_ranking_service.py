@@ -44,5 +44,10 @@ def test_reasons_are_short_and_human():
     x[FEATURE_NAMES.index("rating_shrunk")] = 4.66
     x[FEATURE_NAMES.index("preferred_trade")] = 1
     x[FEATURE_NAMES.index("wage_vs_min")] = 1.2
-    assert reasons(x) == ["does this trade (6 years)", "wants this kind of work", "1.2 km away",
-                          "rated 4.7 (shrunk) over 15 ratings", "pays 20% above the worker's minimum"]
+    assert reasons(x) == [
+        "does this trade (6 years)",
+        "wants this kind of work",
+        "1.2 km away",
+        "rated 4.7 (shrunk) over 15 ratings",
+        "pays 20% above the worker's minimum",
+    ]
