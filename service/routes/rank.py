@@ -20,12 +20,20 @@ from service.schemas import (
 router = APIRouter(prefix="/v1", tags=["ranking"], dependencies=[BackendAuth], responses=ERROR_RESPONSES)
 
 
-def _row(model) -> dict:
-    """A pydantic body as a contract row (lists joined with ';', times as ISO strings)."""
-    out = {}
+def _row(model, **ids: str) -> dict:
+    """A pydantic body as a contract row (lists joined with ';', times as ISO strings), plus ``ids``."""
+    out: dict = dict(ids)
     for k, v in model.model_dump(exclude_none=True).items():
         out[k] = ";".join(v) if isinstance(v, list) else v.isoformat() if hasattr(v, "isoformat") else v
     return out
+
+
+def _row_of(rows: dict, key: str, kind: str) -> int:
+    """The snapshot row of a stored job or worker id; 404 naming it when unknown."""
+    pos = rows.get(key)
+    if pos is None:
+        raise HTTPException(404, f"unknown {kind} {key!r}")
+    return int(pos)
 
 
 @router.post("/rank", response_model=RankResponse, summary="Rank candidate workers for a job")
@@ -35,12 +43,9 @@ def rank(body: RankRequest, state: StateDep, response: Response) -> dict:
         scorer = state.scorer
         max_km = body.max_km or state.settings.default_max_km
         if body.job_id is not None:
-            pos = snap.job_row.get(body.job_id, -1)
-            if pos < 0:
-                raise HTTPException(404, f"unknown job {body.job_id!r}")
-            jobs, j = snap.jobs, int(pos)
+            jobs, j = snap.jobs, _row_of(snap.job_row, body.job_id, "job")
         else:
-            jobs, j = encode_request_job(snap, {"job_id": "request", **_row(body.job)}), 0
+            jobs, j = encode_request_job(snap, _row(body.job, job_id="request")), 0
         excluded_unknown = 0
         rows = None
         if body.candidate_ids is not None:
@@ -77,17 +82,10 @@ def recommend(body: RecommendRequest, state: StateDep) -> dict:
         snap = state.store.snapshot()
         scorer = state.scorer
         if body.worker_id is not None:
-            pos = snap.worker_row.get(body.worker_id, -1)
-            if pos < 0:
-                raise HTTPException(404, f"unknown worker {body.worker_id!r}")
-            W, w = snap.workers, int(pos)
+            W, w = snap.workers, _row_of(snap.worker_row, body.worker_id, "worker")
         else:
-            W, w = encode_request_worker(_row_with_id(body.worker), snap), 0
+            W, w = encode_request_worker(_row(body.worker, worker_id="request"), snap), 0
         result = recommend_jobs(
             snap, scorer, W, w, body.max_km, body.limit, time.time(), state.settings.rerank_top
         )
         return {"model_version": scorer.version, **result}
-
-
-def _row_with_id(worker) -> dict:
-    return {"worker_id": "request", **_row(worker)}

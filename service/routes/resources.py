@@ -21,7 +21,7 @@ PathId = Annotated[str, Path(min_length=1, max_length=200)]
 
 @router.put("/workers/{worker_id}", response_model=Stored, summary="Create or replace a worker")
 def put_worker(worker_id: PathId, body: WorkerIn, state: StateDep) -> dict:
-    state.store.upsert_worker({"worker_id": worker_id, **_row(body)})
+    state.store.upsert_worker(_row(body, worker_id=worker_id))
     return {"id": worker_id, "status": "stored"}
 
 
@@ -34,7 +34,7 @@ def delete_worker(worker_id: PathId, state: StateDep) -> dict:
 
 @router.put("/jobs/{job_id}", response_model=Stored, summary="Create or replace a job")
 def put_job(job_id: PathId, body: JobIn, state: StateDep) -> dict:
-    state.store.upsert_job({"job_id": job_id, **_row(body)})
+    state.store.upsert_job(_row(body, job_id=job_id))
     return {"id": job_id, "status": "stored"}
 
 
