@@ -116,13 +116,18 @@ def train(
     return ModelScorer(ranker, meta, path), meta
 
 
-def holdout_ndcg(scorer, data_dir: str | Path) -> float:
-    """NDCG@10 of ``scorer`` on the test period of ``data_dir`` (the promote check)."""
+def holdout(data_dir: str | Path) -> TrainingSet:
+    """The test period of ``data_dir`` as a training set (the promote holdout)."""
     data = build_training_set(load_market(data_dir))
     _, _, te = time_split(data)
-    test = data.subset(te)
+    return data.subset(te)
+
+
+def holdout_ndcg(scorer, data: str | Path | TrainingSet) -> float:
+    """NDCG@10 of ``scorer`` on a holdout (a :class:`TrainingSet`, or a market folder's test period)."""
     from models.metrics import ndcg_at_k
 
+    test = data if isinstance(data, TrainingSet) else holdout(data)
     return ndcg_at_k(test.meta["query"].to_numpy(), test.y, scorer.score(test.X))
 
 
@@ -142,11 +147,12 @@ def promote(
     current = reg.current()
     result = {"candidate": version, "previous": current, "forced": force}
     if current and current != version and not force:
-        holdout = data_dir or reg.metadata(version)["data"]["path"]
-        cand = holdout_ndcg(load_version(reg.root / "versions" / version), holdout)
-        cur = holdout_ndcg(load_version(reg.root / "versions" / current), holdout)
+        source = data_dir or reg.metadata(version)["data"]["path"]
+        test = holdout(source)  # built once: both models are scored on the same rows
+        cand = holdout_ndcg(load_version(reg.root / "versions" / version), test)
+        cur = holdout_ndcg(load_version(reg.root / "versions" / current), test)
         result.update(
-            {"holdout": str(holdout), "candidate_ndcg@10": round(cand, 5), "current_ndcg@10": round(cur, 5)}
+            {"holdout": str(source), "candidate_ndcg@10": round(cand, 5), "current_ndcg@10": round(cur, 5)}
         )
         if cand < cur - 1e-12:
             raise RegistryError(
