@@ -42,6 +42,8 @@ from matcher.solver import solve_assignment
 
 log = logging.getLogger("gigmatch.assign")
 SUGGESTION_JOBS_PER_WORKER = 30  # nearest jobs examined per unmatched worker for "what would change"
+EXPAND = 4  # candidate growth per extra round for jobs left open
+MAX_ROUNDS = 3  # rounds of candidate expansion and re-solving at most
 
 
 @dataclass
@@ -77,7 +79,9 @@ def run_batch(
     worker_capacity : jobs one worker may take in this batch.
     min_score : pairs scoring below it are never assigned.
     candidates_per_slot : each job's candidates are its ``candidates_per_slot * headcount`` nearest
-        workers who could do the trade (see :class:`matcher.retrieval.CandidateRetriever`).
+        workers who could do the trade (see :class:`matcher.retrieval.CandidateRetriever`). Jobs left
+        with open slots after solving, whose list that cut short, get ``EXPAND`` times more and the
+        batch is solved again (at most ``MAX_ROUNDS`` rounds); the result is exact over the final set.
     asof_s : time the worker history is taken at (seconds since epoch); default: now.
     client : optional Dask client; the solver's chunks run on it with an identical result.
     progress : optional callable ``(stage_name) -> None`` for a progress display.
@@ -93,29 +97,46 @@ def run_batch(
     retriever = CandidateRetriever(W)
     pj, pw = retriever.candidates(J, max_km, per_slot=candidates_per_slot)
     anyone_near = retriever.count_within(J.lat, J.lon, max_km)
-    step("features")
-    batch = build_pairs(J, W, pj, pw, history=H, asof_s=asof, max_km=max_km)
-    step("score")
-    eligible = batch.eligible
-    weight = np.zeros(len(pj))
-    if eligible.any():
-        weight[eligible] = scorer.match_weight(batch.X[eligible])
-    usable = eligible & (weight >= (min_score if min_score is not None else -np.inf))
-    step("solve")
-    t_solve = time.perf_counter()
-    e = np.flatnonzero(usable)
-    chosen_e = solve_assignment(
-        pj[e],
-        pw[e],
-        weight[e],
-        J.headcount,
-        np.full(len(W), worker_capacity),
-        objective=objective,
-        client=client,
-    )
-    solve_s = time.perf_counter() - t_solve
-    chosen = np.zeros(len(pj), dtype=bool)
-    chosen[e[chosen_e]] = True
+    solve_s = 0.0
+    rounds = 0
+    while True:
+        rounds += 1
+        step("features")
+        batch = build_pairs(J, W, pj, pw, history=H, asof_s=asof, max_km=max_km)
+        step("score")
+        eligible = batch.eligible
+        weight = np.zeros(len(pj))
+        if eligible.any():
+            weight[eligible] = scorer.match_weight(batch.X[eligible])
+        usable = eligible & (weight >= (min_score if min_score is not None else -np.inf))
+        step("solve")
+        t_solve = time.perf_counter()
+        e = np.flatnonzero(usable)
+        chosen_e = solve_assignment(
+            pj[e],
+            pw[e],
+            weight[e],
+            J.headcount,
+            np.full(len(W), worker_capacity),
+            objective=objective,
+            client=client,
+        )
+        solve_s += time.perf_counter() - t_solve
+        chosen = np.zeros(len(pj), dtype=bool)
+        chosen[e[chosen_e]] = True
+        # Jobs left with open slots whose candidate list preselection cut short get EXPAND times more
+        # candidates, and the whole batch is solved again over the enlarged set (still exact over it).
+        open_slots = J.headcount - np.bincount(pj[chosen], minlength=len(J))
+        cut = np.bincount(pj, minlength=len(J)) >= candidates_per_slot * J.headcount
+        grow = (open_slots > 0) & cut
+        if rounds >= MAX_ROUNDS or not grow.any():
+            break
+        candidates_per_slot *= EXPAND
+        more_j, more_w = retriever.candidates(J, max_km, per_slot=candidates_per_slot, only=grow)
+        key = np.unique(np.r_[pj * len(W) + pw, more_j * len(W) + more_w])
+        if len(key) == len(pj):
+            break  # nothing new within the radius
+        pj, pw = key // len(W), key % len(W)
 
     step("explain")
     assignments = pd.DataFrame(
@@ -144,6 +165,7 @@ def run_batch(
         "candidate_pairs": len(pj),
         "eligible_pairs": int(eligible.sum()),
         "solver_seconds": round(solve_s, 3),
+        "candidate_rounds": rounds,
         "total_seconds": round(time.perf_counter() - t_start, 3),
         "model_version": scorer.version,
         "max_km": max_km,

@@ -94,11 +94,18 @@ class CandidateRetriever:
             self._trees[trade] = GeoIndex(self.workers.lat[m], self.workers.lon[m])
         return self._members[trade], self._trees[trade]
 
-    def candidates(self, jobs, max_km: float, per_slot: int = 30) -> tuple[np.ndarray, np.ndarray]:
-        """(job, worker) candidate pairs for every job of ``jobs``, grouped by job in row order."""
+    def candidates(
+        self, jobs, max_km: float, per_slot: int = 30, only: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(job, worker) candidate pairs for the jobs of ``jobs`` (all, or where ``only`` is True),
+        grouped by job in row order."""
         parts_j, parts_w = [], []
         keys = np.where(jobs.open_to_all, -1, np.where(jobs.trade < 0, -2, jobs.trade))
+        if only is not None:
+            keys = np.where(only, keys, -3)
         for key in np.unique(keys):  # one query per trade (tens), vectorised over that trade's jobs
+            if key == -3:
+                continue  # not asked for
             rows = np.flatnonzero(keys == key)
             if key == -2:
                 continue  # a trade no worker lists: no candidates
