@@ -469,7 +469,8 @@ def load_market(folder: str | Path, taxonomy: Taxonomy | None = None) -> Market:
     return Market(tables["workers"], tables["jobs"], tables["employers"], events, source=str(folder))
 
 
-def _serialise(df: pd.DataFrame, table: str) -> pd.DataFrame:
+def serialise_table(df: pd.DataFrame, table: str) -> pd.DataFrame:
+    """A normalised table back in contract string form (lists joined with ';', ISO times)."""
     out = pd.DataFrame(index=df.index)
     for col in SCHEMAS[table]:
         if col.name not in df.columns:
@@ -509,7 +510,7 @@ def write_table(df: pd.DataFrame, path: str | Path, table: str) -> Path:
     """Write a normalised table in contract form (CSV or Parquet by extension)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    out = _serialise(df, table)
+    out = serialise_table(df, table)
     if path.suffix == ".parquet":
         out.to_parquet(path, index=False)
     else:

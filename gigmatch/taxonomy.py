@@ -77,16 +77,9 @@ class Taxonomy:
         t = self.trades.get(trade)
         return bool(t and t.open_to_all)
 
-    def typical_daily_wage(self, trade: str) -> float | None:
-        t = self.trades.get(trade)
-        return t.typical_daily_wage if t else None
-
     def related_pairs(self) -> list[tuple[str, str, float]]:
         """(job trade, worker skill, credit) for every related-trade link, credit in (0, 1)."""
         return [(job, skill, c) for job, t in self.trades.items() for skill, c in t.related.items()]
-
-    def restricted_trades(self) -> list[str]:
-        return [code for code, t in self.trades.items() if t.required_certificates]
 
 
 def load_taxonomy(path: str | Path | None = None) -> Taxonomy:

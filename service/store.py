@@ -31,7 +31,7 @@ import pandas as pd
 
 from features.encode import JobTable, WorkerTable, encode_jobs, encode_workers, trade_median_wages
 from features.history import WorkerHistory
-from gigmatch.contract import Market, _serialise, validate_table
+from gigmatch.contract import Market, empty_table, serialise_table, validate_table
 from matcher.retrieval import GeoIndex
 
 SCHEMA = """
@@ -82,7 +82,7 @@ class Store:
 
     # ---- writes --------------------------------------------------------------------------------
     def _upsert_rows(self, table: str, key: str, frame: pd.DataFrame, rebuild: bool = True) -> None:
-        rows = _serialise(frame, table).astype(object).where(lambda d: d.notna(), None)
+        rows = serialise_table(frame, table).astype(object).where(lambda d: d.notna(), None)
         now = time.time()
         # Every column is kept, empty ones as "": a missing key would read back as NaN, and the
         # contract refuses a missing required list (skills) where it accepts an empty one.
@@ -172,14 +172,6 @@ class Store:
                 for t in ("workers", "jobs", "employers", "events")
             }
 
-    def exists(self, table: str, key: str, value: str) -> bool:
-        with self._lock:
-            return self._db.execute(f"SELECT 1 FROM {table} WHERE {key} = ?", (value,)).fetchone() is not None
-
-    def event_ids(self) -> set[str]:
-        with self._lock:
-            return {r[0] for r in self._db.execute("SELECT event_id FROM events")}
-
     def _frame(self, table: str) -> pd.DataFrame:
         with self._lock:
             rows = [json.loads(r[0]) for r in self._db.execute(f"SELECT row FROM {table}")]
@@ -197,19 +189,14 @@ class Store:
             self._event_ids = set(frame["event_id"]) if frame is not None else set()
         if len(self._events) > 1:  # compact
             self._events = [pd.concat(self._events, ignore_index=True)]
-        return self._events[0] if self._events else Market(pd.DataFrame(), pd.DataFrame()).events
+        return self._events[0] if self._events else empty_table("events")
 
     def market(self) -> Market:
-        def empty(table: str, cols: tuple[str, ...]) -> pd.DataFrame:
-            return validate_table(pd.DataFrame({c: [] for c in cols}), table)
-
         workers = self._frame("workers")
         jobs = self._frame("jobs")
         market = Market(
-            workers=workers
-            if workers is not None
-            else empty("workers", ("worker_id", "lat", "lon", "skills")),
-            jobs=jobs if jobs is not None else empty("jobs", ("job_id", "trade", "lat", "lon")),
+            workers=workers if workers is not None else empty_table("workers"),
+            jobs=jobs if jobs is not None else empty_table("jobs"),
         )
         emp = self._frame("employers")
         if emp is not None:

@@ -196,10 +196,14 @@ def test_cli_bad_market_is_one_line(tmp_path, capsys):
 def test_open_jobs_get_more_candidates_and_the_batch_is_solved_again():
     # With one candidate per slot both jobs see only worker x (nearest to each); the job that loses
     # x must be offered y in a second round instead of being reported unfilled.
-    workers = [{"worker_id": "x", "lat": LAT + 0.2 * KM, "lon": LON, "skills": "moving"},
-               {"worker_id": "y", "lat": LAT + 1.0 * KM, "lon": LON, "skills": "moving"}]
-    jobs = [{"job_id": "a", "trade": "moving", "lat": LAT, "lon": LON},
-            {"job_id": "b", "trade": "moving", "lat": LAT + 0.5 * KM, "lon": LON}]
+    workers = [
+        {"worker_id": "x", "lat": LAT + 0.2 * KM, "lon": LON, "skills": "moving"},
+        {"worker_id": "y", "lat": LAT + 1.0 * KM, "lon": LON, "skills": "moving"},
+    ]
+    jobs = [
+        {"job_id": "a", "trade": "moving", "lat": LAT, "lon": LON},
+        {"job_id": "b", "trade": "moving", "lat": LAT + 0.5 * KM, "lon": LON},
+    ]
     res = run_batch(make_market(workers, jobs), HeuristicScorer(), candidates_per_slot=1)
     got = dict(zip(res.assignments["job_id"], res.assignments["worker_id"], strict=True))
     assert got == {"a": "x", "b": "y"}
