@@ -9,7 +9,11 @@
 4. solves small dense components with unit worker capacity by ``scipy.optimize.linear_sum_assignment``
    on the slot-expanded matrix;
 5. solves everything else as a min-cost flow with OR-Tools' ``SimpleMinCostFlow`` (cost scaling,
-   capacities native), in chunks of whole components.
+   capacities native), in chunks of whole components. A large chunk under ``objective="weight"`` is
+   first solved on each job's best few edges only, and the result is proved optimal for all edges
+   with a dual (node potential) certificate, adding the edges that fail it until none does
+   (:func:`_solve_mcf_pruned`); on the benchmark's 1M-edge graph this solves about 85k edges, three
+   times, instead of 1M once.
 
 Steps 3-5 are exact, so the result is a proven optimum. OR-Tools needs integer costs (:func:`integer_costs`): weights
 on a decimal grid of up to 9 places are scaled exactly; other weights are scaled so the largest
@@ -30,11 +34,15 @@ from ortools.graph.python import min_cost_flow
 from scipy.optimize import linear_sum_assignment
 from scipy.sparse.csgraph import connected_components
 
+from matcher import _kernels
+
 OBJECTIVES = ("weight", "fill")
 COST_SCALE_BITS = 30
 CHUNK_EDGES = 250_000  # step 5 packs whole components into chunks of about this many edges
 DENSE_MAX_CELLS = 16_000_000  # step 4 when slots x workers is at most this ...
 DENSE_MIN_DENSITY = 0.25  # ... and at least this share of the cells are edges
+PRUNE_MIN_EDGES = 50_000  # step 5 solves "weight" tasks this big on a pruned graph first ...
+PRUNE_MAX_ROUNDS = 6  # ... and falls back to the full graph after this many rounds without proof
 
 
 @dataclass
@@ -329,28 +337,136 @@ def integer_costs(weight: np.ndarray) -> tuple[np.ndarray, float]:
 
 
 def _solve_mcf(t: dict) -> np.ndarray:
-    """Min-cost flow with OR-Tools; integer costs from :func:`integer_costs`."""
-    j, wk, weight = t["job"], t["worker"], t["weight"]
-    n_j, n_w = len(t["job_capacity"]), len(t["worker_capacity"])
-    cost, _ = integer_costs(weight)
+    """Min-cost flow with OR-Tools; integer costs from :func:`integer_costs`.
+
+    Large ``objective="weight"`` tasks go through :func:`_solve_mcf_pruned` first.
+    """
+    if t["objective"] == "weight" and len(t["job"]) >= PRUNE_MIN_EDGES:
+        picked, _ = _solve_mcf_pruned(t)
+        if picked is not None:
+            return picked
+    cost, _ = integer_costs(t["weight"])
+    net = _flow_network(t["job"], t["worker"], cost, t["job_capacity"], t["worker_capacity"])
+    flows = net.solve(t["objective"])
+    return np.flatnonzero(flows[net.edge_arcs] > 0)
+
+
+@dataclass
+class _Network:
+    """source -> job (headcount) -> worker (one per edge) -> sink (worker capacity), plus a zero-cost
+    source -> sink bypass for the slots left open under ``objective="weight"``."""
+
+    tail: np.ndarray
+    head: np.ndarray
+    capacity: np.ndarray
+    cost: np.ndarray
+    edge_arcs: slice
+    n_nodes: int
+
+    def solve(self, objective: str) -> np.ndarray:
+        n = self.n_nodes
+        source, sink = n - 2, n - 1
+        supply = int(self.capacity[: self.edge_arcs.start].sum())
+        keep = slice(None) if objective == "weight" else slice(0, -1)  # "fill" has no bypass
+        smcf = min_cost_flow.SimpleMinCostFlow()
+        arcs = smcf.add_arcs_with_capacity_and_unit_cost(
+            self.tail[keep], self.head[keep], self.capacity[keep], self.cost[keep]
+        )
+        smcf.set_nodes_supplies(np.array([source, sink]), np.array([supply, -supply]))
+        status = smcf.solve() if objective == "weight" else smcf.solve_max_flow_with_min_cost()
+        if status != smcf.OPTIMAL:
+            raise RuntimeError(f"min-cost flow failed with status {status}")
+        return smcf.flows(arcs)
+
+
+def _flow_network(j, wk, cost, job_capacity, worker_capacity) -> _Network:
+    n_j, n_w, E = len(job_capacity), len(worker_capacity), len(j)
     source, sink = n_j + n_w, n_j + n_w + 1
-    supply = int(t["job_capacity"].sum())
-    tails = np.r_[np.full(n_j, source), j, n_j + np.arange(n_w)]
-    heads = np.r_[np.arange(n_j), n_j + wk, np.full(n_w, sink)]
-    caps = np.r_[t["job_capacity"], np.ones(len(j), dtype=np.int64), t["worker_capacity"]]
-    costs = np.r_[np.zeros(n_j, np.int64), cost, np.zeros(n_w, np.int64)]
-    smcf = min_cost_flow.SimpleMinCostFlow()
-    if t["objective"] == "weight":
-        tails, heads = np.r_[tails, source], np.r_[heads, sink]
-        caps, costs = np.r_[caps, supply], np.r_[costs, 0]  # unfilled slots bypass at zero value
-    arcs = smcf.add_arcs_with_capacity_and_unit_cost(tails, heads, caps, costs)
-    if t["objective"] == "weight":
-        smcf.set_nodes_supplies(np.array([source, sink]), np.array([supply, -supply]))
-        status = smcf.solve()
-    else:
-        smcf.set_nodes_supplies(np.array([source, sink]), np.array([supply, -supply]))
-        status = smcf.solve_max_flow_with_min_cost()
-    if status != smcf.OPTIMAL:
-        raise RuntimeError(f"min-cost flow failed with status {status}")
-    flows = smcf.flows(arcs[n_j : n_j + len(j)])
-    return np.flatnonzero(flows > 0)
+    supply = int(job_capacity.sum())
+    return _Network(
+        tail=np.r_[np.full(n_j, source), j, n_j + np.arange(n_w), source],
+        head=np.r_[np.arange(n_j), n_j + wk, np.full(n_w, sink), sink],
+        capacity=np.r_[job_capacity, np.ones(E, np.int64), worker_capacity, supply],
+        cost=np.r_[np.zeros(n_j, np.int64), cost, np.zeros(n_w, np.int64), 0],
+        edge_arcs=slice(n_j, n_j + E),
+        n_nodes=n_j + n_w + 2,
+    )
+
+
+def _node_potentials(net: _Network, flows: np.ndarray) -> np.ndarray | None:
+    """Potentials ``p`` with ``cost(u, v) + p[u] - p[v] >= 0`` on every residual arc of an optimal
+    flow: shortest distances in the residual graph (None if the search does not settle)."""
+    forward, backward = flows < net.capacity, flows > 0
+    tail = np.r_[net.tail[forward], net.head[backward]]
+    head = np.r_[net.head[forward], net.tail[backward]]
+    cost = np.r_[net.cost[forward], -net.cost[backward]]
+    order = np.argsort(tail, kind="stable")
+    indptr = np.r_[0, np.cumsum(np.bincount(tail, minlength=net.n_nodes))]
+    distance, ok = _kernels.shortest_distances(indptr, head[order], cost[order], 64 * net.n_nodes + 1_000_000)
+    return distance if ok else None
+
+
+def _solve_mcf_pruned(t: dict) -> tuple[np.ndarray | None, int]:
+    """Solve on each job's best edges, prove the result optimal for all edges, or add what it missed.
+
+    Each job starts with its ``2 * headcount + 2`` highest-weight edges. After an optimal flow on
+    that subgraph, shortest distances in its residual graph are node potentials ``p`` (dual values)
+    under which no residual arc has negative reduced cost. Each worker then takes the smallest
+    potential its own arcs allow (the sink's if it has spare capacity, ``cost + p[job]`` over the
+    edges it took), which keeps every reduced cost non-negative and gives left-out edges the most
+    room. A left-out edge ``(j, w)`` is an arc ``j -> w`` with no flow; if ``cost + p[j] - p[w] >= 0``
+    for all of them, the whole residual graph has no negative cycle, so the flow is optimal for the
+    full problem: the LP duality certificate, checked vectorised over every edge. Otherwise the
+    violating edges join and the subgraph is solved again. Costs are scaled once, over all edges, so
+    every round and the full solve optimise the same integers.
+
+    Returns (positions of the chosen edges, rounds), or (None, rounds) when ``PRUNE_MAX_ROUNDS`` pass
+    without a certificate (the caller then solves the full graph).
+    """
+    j, wk, weight = t["job"], t["worker"], t["weight"]
+    job_cap, worker_cap = t["job_capacity"], t["worker_capacity"]
+    n_w = len(worker_cap)
+    cost, _ = integer_costs(weight)
+    keep = _kernels.top_per_group(j, weight, 2 * job_cap + 2)
+    for rounds in range(1, PRUNE_MAX_ROUNDS + 1):
+        edges = np.flatnonzero(keep)
+        j_e, w_e, c_e = j[edges], wk[edges], cost[edges]
+        net = _subgraph_network(j_e, w_e, c_e, job_cap, worker_cap)
+        flows = net.solve("weight")
+        potential = _node_potentials(net, flows)
+        if potential is None:
+            return None, rounds
+        taken = flows[net.edge_arcs] > 0
+        load = np.bincount(w_e[taken], minlength=n_w)
+        worker_potential = np.where(load < worker_cap, potential[-1], np.iinfo(np.int64).min // 4)
+        np.maximum.at(worker_potential, w_e[taken], c_e[taken] + potential[j_e[taken]])
+        violated = ~keep & (cost + potential[j] - worker_potential[wk] < 0)
+        if not violated.any():
+            return edges[taken], rounds
+        keep |= violated
+    return None, PRUNE_MAX_ROUNDS
+
+
+def _subgraph_network(j_e, w_e, c_e, job_capacity, worker_capacity) -> _Network:
+    """:func:`_flow_network` over some edges, without the nodes of workers that have only one.
+
+    Such a worker's path ``job -> worker -> sink`` carries at most one unit, so it becomes one
+    ``job -> sink`` arc: on the benchmark graph this halves the nodes OR-Tools sees.
+    """
+    n_j = len(job_capacity)
+    degree = np.bincount(w_e, minlength=len(worker_capacity))
+    shared = degree[w_e] > 1
+    workers_u, w_loc = _relabel(w_e[shared], len(worker_capacity))
+    n_shared = len(workers_u)
+    source, sink = n_j + n_shared, n_j + n_shared + 1
+    edge_head = np.full(len(j_e), sink)
+    edge_head[shared] = n_j + w_loc
+    supply = int(job_capacity.sum())
+    return _Network(
+        tail=np.r_[np.full(n_j, source), j_e, n_j + np.arange(n_shared), source],
+        head=np.r_[np.arange(n_j), edge_head, np.full(n_shared, sink), sink],
+        capacity=np.r_[job_capacity, np.ones(len(j_e), np.int64), worker_capacity[workers_u], supply],
+        cost=np.r_[np.zeros(n_j, np.int64), c_e, np.zeros(n_shared, np.int64), 0],
+        edge_arcs=slice(n_j, n_j + len(j_e)),
+        n_nodes=n_j + n_shared + 2,
+    )

@@ -156,6 +156,79 @@ def test_mcf_and_lsa_paths_agree(monkeypatch):
         assert weight[a].sum() == pytest.approx(weight[b].sum())
 
 
+def _record_rounds(monkeypatch) -> list[int]:
+    """Send every min-cost-flow task through the pruned path and record its rounds."""
+    rounds: list[int] = []
+    pruned = solver_mod._solve_mcf_pruned
+
+    def recording(task):
+        picked, n = pruned(task)
+        rounds.append(n if picked is not None else -n)
+        return picked, n
+
+    monkeypatch.setattr(solver_mod, "PRUNE_MIN_EDGES", 0)
+    monkeypatch.setattr(solver_mod, "DENSE_MAX_CELLS", 0)
+    monkeypatch.setattr(solver_mod, "_solve_mcf_pruned", recording)
+    return rounds
+
+
+@pytest.mark.parametrize("case", range(len(CASES)))
+def test_pruned_min_cost_flow_matches_lp_optimum(case, monkeypatch):
+    rounds = _record_rounds(monkeypatch)
+    params = dict(CASES[case])
+    rng = np.random.default_rng(2000 + case)
+    for _ in range(15):
+        job, worker, weight, job_cap, wcap, n_w = random_instance(
+            rng,
+            params["n_jobs"],
+            params["n_workers"],
+            params["density"],
+            params.get("ties", False),
+            params.get("max_cap", 3),
+            params.get("worker_cap", 1),
+            params.get("neg", False),
+        )
+        chosen = solve_assignment(job, worker, weight, job_cap, wcap)
+        check_feasible(chosen, job, worker, weight, job_cap, wcap, n_w, "weight")
+        _, total = lp_optimum(job, worker, weight, job_cap, wcap, n_w, "weight")
+        assert weight[chosen].sum() == pytest.approx(total, abs=1e-6)
+    assert rounds and all(r > 0 for r in rounds)  # every task was certified, none fell back
+
+
+def competing_jobs_instance():
+    """Job 0 (headcount 1) ranks workers 0-5 in that order; jobs 1-5 each want one of workers 0-4
+    far more. Job 0's first-round edges (its 2 * 1 + 2 = 4 best) all go to others, so the optimum
+    needs its 5th or 6th edge, which only the certificate can bring back."""
+    job = np.r_[np.zeros(6, int), 1, 2, 3, 4, 5]
+    worker = np.r_[np.arange(6), 0, 1, 2, 3, 4]
+    weight = np.r_[[10.0, 9, 8, 7, 6, 5], [100.0] * 5]
+    return job, worker, weight, np.ones(6, int), np.ones(6, int)
+
+
+def test_certificate_brings_back_edges_the_first_round_left_out(monkeypatch):
+    rounds = _record_rounds(monkeypatch)
+    job, worker, weight, job_cap, wcap = competing_jobs_instance()
+    chosen = solve_assignment(job, worker, weight, job_cap, wcap)
+    assert len(rounds) == 1 and rounds[0] >= 2
+    assert sorted(zip(job[chosen], worker[chosen], strict=True)) == [
+        (0, 5),
+        (1, 0),
+        (2, 1),
+        (3, 2),
+        (4, 3),
+        (5, 4),
+    ]
+
+
+def test_pruned_path_falls_back_to_the_full_graph_without_a_certificate(monkeypatch):
+    rounds = _record_rounds(monkeypatch)
+    monkeypatch.setattr(solver_mod, "PRUNE_MAX_ROUNDS", 1)
+    job, worker, weight, job_cap, wcap = competing_jobs_instance()
+    chosen = solve_assignment(job, worker, weight, job_cap, wcap)
+    assert rounds == [-1]  # no proof after one round: solved on all edges instead
+    assert weight[chosen].sum() == 505.0
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
