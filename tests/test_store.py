@@ -1,8 +1,9 @@
 from datetime import datetime, timedelta
 
+import numpy as np
 import pandas as pd
 
-from gigmatch.contract import validate_table
+from gigmatch.contract import load_market, validate_table
 from service.store import Store
 from tests.conftest import make_market
 
@@ -38,3 +39,26 @@ def test_writes_are_visible_and_events_reach_features_on_refresh(tmp_path):
     again = Store(tmp_path / "s.db")  # everything was committed
     assert again.counts() == {"workers": 4, "jobs": 0, "employers": 0, "events": 2}
     again.close()
+
+
+def test_incremental_event_refresh_equals_a_full_rebuild(small_market_dir, tmp_path):
+    """Events applied batch by batch give the snapshot a full rebuild gives: history and filled jobs."""
+    market = load_market(small_market_dir)
+    log = market.events.sort_values("ts", kind="stable").reset_index(drop=True)
+    market.events = log.iloc[: len(log) // 2]
+    store = Store(tmp_path / "s.db")
+    store.seed(market)
+    rest = log.iloc[len(log) // 2 :]
+    hired = rest[rest["event"] == "hired"].iloc[:3]  # re-sent hires under new ids: not counted twice
+    rest = pd.concat([rest, hired.assign(event_id=hired["event_id"] + "-again")], ignore_index=True)
+    for batch in np.array_split(np.arange(len(rest)), 7):
+        store.add_events(rest.iloc[batch])
+        store.refresh_events()
+    incremental = store.snapshot()
+    full = store.rebuild()
+    assert incremental.history.n_events == full.history.n_events > 0
+    for name in ("_keys", "_cum", "_last_act", "_first", "_base"):
+        assert np.array_equal(getattr(incremental.history, name), getattr(full.history, name)), name
+    assert np.array_equal(incremental.job_hired, full.job_hired) and full.job_hired.sum() > 0
+    assert np.array_equal(incremental.job_open, full.job_open)
+    store.close()

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import pandas as pd
 from fastapi import APIRouter
 
-from gigmatch.contract import validate_table
+from gigmatch.contract import events_table
 from service.app import BackendAuth, StateDep
 from service.schemas import ERROR_RESPONSES, EventsRequest, EventsResponse
 
@@ -19,19 +18,16 @@ router = APIRouter(
 
 @router.post("/events", response_model=EventsResponse, summary="Ingest a batch of outcome events")
 def ingest(body: EventsRequest, state: StateDep) -> dict:
-    rows = [
-        {
-            "ts": e.ts.isoformat(),
-            "job_id": e.job_id,
-            "worker_id": e.worker_id,
-            "event": e.event,
-            "rating": "" if e.rating is None else e.rating,
-            "event_id": e.event_id or "",
-        }
-        for e in body.events
-    ]
-    frame = validate_table(pd.DataFrame(rows).astype(str).replace("None", ""), "events", source="events")
-    within_batch_dupes = len(rows) - len(frame)
+    ev = body.events
+    frame = events_table(
+        [e.ts for e in ev],
+        [e.job_id for e in ev],
+        [e.worker_id for e in ev],
+        [e.event for e in ev],
+        [e.rating for e in ev],
+        [e.event_id for e in ev],
+    )
+    within_batch_dupes = len(ev) - len(frame)
     accepted, duplicates = state.store.add_events(frame)
     state.events_in.labels("accepted").inc(accepted)
     state.events_in.labels("duplicate").inc(duplicates + within_batch_dupes)
