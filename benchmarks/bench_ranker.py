@@ -48,8 +48,9 @@ def run(workers: int, jobs: int, days: int, seed: int) -> None:
         print(
             f"  {name:<14} NDCG@10 {m['ndcg@10']:.4f}  NDCG@5 {m['ndcg@5']:.4f}  MAP {m['map']:.4f}  R@10 {m['recall@10']:.4f}"
         )
-    if "model_vs_oracle_ndcg@10" in report:
-        print(f"  model / oracle NDCG@10: {report['model_vs_oracle_ndcg@10']:.3f}")
+    for oracle in ("oracle", "oracle_no_pair_noise"):
+        if f"model_vs_{oracle}_ndcg@10" in report:
+            print(f"  model / {oracle} NDCG@10: {report[f'model_vs_{oracle}_ndcg@10']:.3f}")
 
 
 def main() -> None:

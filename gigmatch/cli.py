@@ -301,6 +301,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         )
     if report.get("model_vs_oracle_ndcg@10") is not None:
         print(f"model reaches {report['model_vs_oracle_ndcg@10']:.1%} of the oracle's NDCG@10")
+    if report.get("model_vs_oracle_no_pair_noise_ndcg@10") is not None:
+        print(
+            f"model reaches {report['model_vs_oracle_no_pair_noise_ndcg@10']:.1%} of the NDCG@10 of the "
+            "oracle without the pair's own apply noise"
+        )
     return 0
 
 

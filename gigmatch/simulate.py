@@ -24,7 +24,9 @@ Directions the tests rely on: acceptance falls with distance and rises with wage
 minimum. Hires are drawn independently per applicant (headcount is not enforced on the log), which
 keeps each pair's expected outcome exact. ``truth/oracle.csv`` holds, per shown pair, p_apply,
 p_hire, p_complete, p_top_rating and the expected label and gain under the grading of
-:mod:`models.labels`; it is written beside the market, not in it.
+:mod:`models.labels`; it is written beside the market, not in it. ``expected_gain_no_pair_noise`` is
+the expected gain averaged over the pair's own apply noise z1: the ceiling of a ranker that could
+know every worker's and job's latent variables but, like any real ranker, not a pair's taste draw.
 """
 
 from __future__ import annotations
@@ -293,7 +295,7 @@ def simulate_market(
     wage_ratio = np.log(wage[pj] / min_wage[pw])
     emp_r = np.nan_to_num(emp_rating[employer[pj]], nan=4.0)
     z1 = rng.normal(0, 1, n_p)
-    p_apply = expit(
+    apply_logit = (
         -1.0
         + 1.6 * exact
         + 0.8 * rel
@@ -303,8 +305,12 @@ def simulate_market(
         + 2.0 * wage_ratio
         + 0.4 * (emp_r - 4)
         + 0.8 * activity[pw]
-        + 0.5 * z1
     )
+    p_apply = expit(apply_logit + 0.5 * z1)
+    # the same probability averaged over the pair noise z1 (Gauss-Hermite, 32 nodes): what an oracle
+    # that knows every latent variable except this pair's own draw would expect
+    nodes, node_w = np.polynomial.hermite_e.hermegauss(32)
+    p_apply_no_noise = expit(apply_logit[:, None] + 0.5 * nodes[None, :]) @ (node_w / np.sqrt(2 * np.pi))
     start_days = ((start - pd.Timestamp(0)) // pd.Timedelta(days=1)).to_numpy()
     licensed = np.ones(n_p, dtype=bool)
     req_lists = [
@@ -371,9 +377,12 @@ def simulate_market(
     events["event_id"] = [f"ev{i:08d}" for i in range(len(events))]
 
     # expected graded label (models.labels): applied 1, hired 2, completed 3, completed and rated >= 4.5 4
-    pa, ph, pc = p_apply, p_apply * p_hire, p_apply * p_hire * p_complete
-    p4 = pc * p_rated * p_top
-    probs = np.stack([1 - pa, pa - ph, ph * (1 - p_complete), pc - p4, p4], axis=1)  # P(label = 0..4)
+    def label_probs(pa: np.ndarray) -> np.ndarray:  # P(label = 0..4), shape (n_p, 5)
+        ph, pc = pa * p_hire, pa * p_hire * p_complete
+        p4 = pc * p_rated * p_top
+        return np.stack([1 - pa, pa - ph, ph * (1 - p_complete), pc - p4, p4], axis=1)
+
+    probs = label_probs(p_apply)
     labels = np.arange(5)
     oracle = pd.DataFrame(
         {
@@ -385,6 +394,7 @@ def simulate_market(
             "p_top_rating": p_top,
             "expected_label": probs @ labels,
             "expected_gain": probs @ (2.0**labels - 1),
+            "expected_gain_no_pair_noise": label_probs(p_apply_no_noise) @ (2.0**labels - 1),
         }
     )
     market = Market(workers=workers, jobs=jobs, employers=employers, events=events)

@@ -2,7 +2,8 @@
 
 Baselines: distance only (nearest first), skill match only (trade credit, then years), the
 hand-weighted heuristic, and for simulated markets the oracle (the simulator's true expected gain,
-``truth/oracle.csv`` beside the market). The report says how far the model is from the oracle.
+``truth/oracle.csv`` beside the market) and the oracle without the pair's own apply noise (see
+:mod:`gigmatch.simulate`). The report says how far the model is from each.
 """
 
 from __future__ import annotations
@@ -36,9 +37,11 @@ def baseline_scores(data: TrainingSet, market_dir: str | Path | None = None) -> 
     }
     oracle_path = Path(market_dir) / "truth" / "oracle.csv" if market_dir else None
     if oracle_path and oracle_path.exists():
-        oracle = pd.read_csv(oracle_path, usecols=["job_id", "worker_id", "expected_gain"])
+        oracle = pd.read_csv(oracle_path)
         merged = data.meta[["job_id", "worker_id"]].merge(oracle, on=["job_id", "worker_id"], how="left")
         out["oracle"] = merged["expected_gain"].fillna(0.0).to_numpy()
+        if "expected_gain_no_pair_noise" in merged:  # oracles written before this column lack it
+            out["oracle_no_pair_noise"] = merged["expected_gain_no_pair_noise"].fillna(0.0).to_numpy()
     return out
 
 
@@ -55,9 +58,10 @@ def evaluate(scorer, data: TrainingSet, market_dir: str | Path | None = None) ->
     report["scores"]["model"] = metrics(g, y, scorer.score(data.X))
     for name, s in baseline_scores(data, market_dir).items():
         report["scores"][name] = metrics(g, y, s)
-    if "oracle" in report["scores"]:
-        o = report["scores"]["oracle"]["ndcg@10"]
-        report["model_vs_oracle_ndcg@10"] = (
-            round(report["scores"]["model"]["ndcg@10"] / o, 4) if o > 0 else None
-        )
+    for oracle in ("oracle", "oracle_no_pair_noise"):
+        if oracle in report["scores"]:
+            o = report["scores"][oracle]["ndcg@10"]
+            report[f"model_vs_{oracle}_ndcg@10"] = (
+                round(report["scores"]["model"]["ndcg@10"] / o, 4) if o > 0 else None
+            )
     return report

@@ -84,3 +84,12 @@ def test_hundred_thousand_workers_is_vectorised():
     # Not a timing assert: 100k workers must at least run; benchmarks/bench_simulate.py prints the time.
     market, oracle = simulate_market(SimulationConfig(workers=100_000, jobs=500, days=2, seed=5))
     assert len(market.workers) == 100_000 and len(oracle) > 0
+
+
+def test_oracle_without_pair_noise_is_the_average_over_that_noise(small_market_dir):
+    oracle = pd.read_csv(small_market_dir / "truth" / "oracle.csv")
+    full, no_noise = oracle["expected_gain"], oracle["expected_gain_no_pair_noise"]
+    assert (no_noise >= 0).all() and not np.allclose(full, no_noise)
+    # z1 is independent of everything else, so averaging over it keeps the mean gain (up to sampling)
+    assert abs(full.mean() - no_noise.mean()) < 0.03 * full.mean()
+    assert 0.8 < np.corrcoef(full, no_noise)[0, 1] < 1.0
