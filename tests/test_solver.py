@@ -74,13 +74,12 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("objective", ["weight", "fill"])
-@pytest.mark.parametrize("case", range(len(CASES)))
-def test_matches_lp_optimum_on_random_instances(case, objective):
+def case_instances(case: int, seed: int, n: int):
+    """``n`` random instances of ``CASES[case]``."""
     params = dict(CASES[case])
-    rng = np.random.default_rng(1000 + case)
-    for _ in range(25):  # 8 cases x 2 objectives x 25 = 400 instances
-        job, worker, weight, job_cap, wcap, n_w = random_instance(
+    rng = np.random.default_rng(seed + case)
+    for _ in range(n):
+        yield random_instance(
             rng,
             params["n_jobs"],
             params["n_workers"],
@@ -90,12 +89,23 @@ def test_matches_lp_optimum_on_random_instances(case, objective):
             params.get("worker_cap", 1),
             params.get("neg", False),
         )
-        chosen = solve_assignment(job, worker, weight, job_cap, wcap, objective=objective)
-        check_feasible(chosen, job, worker, weight, job_cap, wcap, n_w, objective)
-        filled, total = lp_optimum(job, worker, weight, job_cap, wcap, n_w, objective)
-        if objective == "fill":
-            assert chosen.sum() == filled
-        assert weight[chosen].sum() == pytest.approx(total, abs=1e-6)
+
+
+def assert_optimal(instance, objective):
+    job, worker, weight, job_cap, wcap, n_w = instance
+    chosen = solve_assignment(job, worker, weight, job_cap, wcap, objective=objective)
+    check_feasible(chosen, job, worker, weight, job_cap, wcap, n_w, objective)
+    filled, total = lp_optimum(job, worker, weight, job_cap, wcap, n_w, objective)
+    if objective == "fill":
+        assert chosen.sum() == filled
+    assert weight[chosen].sum() == pytest.approx(total, abs=1e-6)
+
+
+@pytest.mark.parametrize("objective", ["weight", "fill"])
+@pytest.mark.parametrize("case", range(len(CASES)))
+def test_matches_lp_optimum_on_random_instances(case, objective):
+    for instance in case_instances(case, 1000, 25):  # 8 cases x 2 objectives x 25 = 400 instances
+        assert_optimal(instance, objective)
 
 
 def brute_force(job, worker, weight, job_cap, wcap, objective):
@@ -175,23 +185,8 @@ def _record_rounds(monkeypatch) -> list[int]:
 @pytest.mark.parametrize("case", range(len(CASES)))
 def test_pruned_min_cost_flow_matches_lp_optimum(case, monkeypatch):
     rounds = _record_rounds(monkeypatch)
-    params = dict(CASES[case])
-    rng = np.random.default_rng(2000 + case)
-    for _ in range(15):
-        job, worker, weight, job_cap, wcap, n_w = random_instance(
-            rng,
-            params["n_jobs"],
-            params["n_workers"],
-            params["density"],
-            params.get("ties", False),
-            params.get("max_cap", 3),
-            params.get("worker_cap", 1),
-            params.get("neg", False),
-        )
-        chosen = solve_assignment(job, worker, weight, job_cap, wcap)
-        check_feasible(chosen, job, worker, weight, job_cap, wcap, n_w, "weight")
-        _, total = lp_optimum(job, worker, weight, job_cap, wcap, n_w, "weight")
-        assert weight[chosen].sum() == pytest.approx(total, abs=1e-6)
+    for instance in case_instances(case, 2000, 15):
+        assert_optimal(instance, "weight")
     assert rounds and all(r > 0 for r in rounds)  # every task was certified, none fell back
 
 
