@@ -77,7 +77,9 @@ class ServiceState:
             return previous
 
 
-def get_state(request: Request) -> ServiceState:
+# Dependencies are ``async def`` because they never block: FastAPI runs a sync dependency in the
+# thread pool, one thread hop per dependency per request.
+async def get_state(request: Request) -> ServiceState:
     return request.app.state.gigmatch
 
 
@@ -87,7 +89,7 @@ StateDep = Annotated[ServiceState, Depends(get_state)]
 def require(role: str):
     """Dependency: a valid ``Authorization: Bearer <key>``; ``operator`` endpoints refuse backend keys."""
 
-    def check(request: Request, state: StateDep) -> str:
+    async def check(request: Request, state: StateDep) -> str:
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
         found = None
