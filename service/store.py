@@ -79,6 +79,9 @@ class Store:
         self._events: list[pd.DataFrame] | None = None  # validated events in memory (None: not loaded)
         self._event_ids: set[str] = set()
         self._pending: list[pd.DataFrame] = []  # events accepted since the snapshot last saw events
+        # validated entity tables as a restart would read them back (None: no rows); a table is
+        # read from SQLite once, then writes update it here too, so a PUT does not re-read them all
+        self._tables: dict[str, pd.DataFrame | None] = {}
         self._hired: set[tuple[str, str]] = set()  # (job_id, worker_id) hired pairs in the snapshot
         self._stop = threading.Event()
         self._refresher: threading.Thread | None = None
@@ -106,6 +109,13 @@ class Store:
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
+            if table in self._tables:
+                # the rows exactly as a restart would parse them back from their JSON
+                fresh = validate_table(pd.DataFrame([json.loads(p[1]) for p in payload]), table)
+                old = self._tables[table]
+                if old is not None:  # INSERT OR REPLACE gives a replaced row a new rowid: it moves last
+                    fresh = pd.concat([old[~old[key].isin(fresh[key])], fresh], ignore_index=True)
+                self._tables[table] = fresh
         if rebuild:
             self.rebuild()
 
@@ -130,6 +140,10 @@ class Store:
     def delete(self, table: str, key: str, value: str) -> bool:
         with self._lock:
             found = self._db.execute(f"DELETE FROM {table} WHERE {key} = ?", (value,)).rowcount > 0
+            old = self._tables.get(table)
+            if found and old is not None:
+                rest = old[old[key] != value].reset_index(drop=True)
+                self._tables[table] = rest if len(rest) else None
         if found:
             self.rebuild()
         return found
@@ -176,10 +190,12 @@ class Store:
                 for t in ("workers", "jobs", "employers", "events")
             }
 
-    def _frame(self, table: str) -> pd.DataFrame:
+    def _frame(self, table: str) -> pd.DataFrame | None:
         with self._lock:
-            rows = [json.loads(r[0]) for r in self._db.execute(f"SELECT row FROM {table}")]
-        return validate_table(pd.DataFrame(rows), table) if rows else None
+            if table not in self._tables:
+                rows = [json.loads(r[0]) for r in self._db.execute(f"SELECT row FROM {table} ORDER BY rowid")]
+                self._tables[table] = validate_table(pd.DataFrame(rows), table) if rows else None
+            return self._tables[table]
 
     def _events_frame(self) -> pd.DataFrame:
         """All events, validated; read from SQLite once, then kept in memory."""
@@ -195,7 +211,11 @@ class Store:
             self._events = [pd.concat(self._events, ignore_index=True)]
         return self._events[0] if self._events else empty_table("events")
 
-    def market(self) -> Market:
+    def market(self, events: bool = True) -> Market:
+        """The stored market (validated tables); ``events=False`` leaves the event log empty.
+
+        The frames are the store's own in-memory tables: read them, do not modify them in place.
+        """
         workers = self._frame("workers")
         jobs = self._frame("jobs")
         market = Market(
@@ -205,8 +225,9 @@ class Store:
         emp = self._frame("employers")
         if emp is not None:
             market.employers = emp
-        with self._lock:
-            market.events = self._events_frame()
+        if events:
+            with self._lock:
+                market.events = self._events_frame()
         return market
 
     def snapshot(self) -> Snapshot:
@@ -218,9 +239,9 @@ class Store:
         """Rebuild everything from the store now (after entity writes) and swap it in."""
         with self._build_lock:
             self._events_dirty.clear()
-            with self._lock:  # the full build below reads every event, including the pending ones
-                self._pending = []
-            self._snapshot = self._build()
+            with self._lock:
+                pending, self._pending = self._pending, []
+            self._snapshot = self._build(self._snapshot, pending)
             return self._snapshot
 
     def refresh_events(self) -> None:
@@ -254,8 +275,15 @@ class Store:
         self._refresher = threading.Thread(target=loop, name="gigmatch-events-refresh", daemon=True)
         self._refresher.start()
 
-    def _build(self) -> Snapshot:
-        m = self.market()
+    def _build(self, previous: Snapshot | None, pending: list[pd.DataFrame]) -> Snapshot:
+        """A snapshot of the stored entities; event state from ``previous`` when it still fits.
+
+        When the worker order is unchanged (a job or employer write, or an update of a known worker)
+        the previous history is kept and ``pending`` (the events accepted since it was made) is
+        applied incrementally; otherwise the history is derived from the whole log, which includes
+        ``pending``.
+        """
+        m = self.market(events=False)
         W = encode_workers(m.workers)
         medians = trade_median_wages(m.jobs)
         J = encode_jobs(m.jobs, W, m.employers, median_wages=medians)
@@ -273,7 +301,16 @@ class Store:
             job_row={j: i for i, j in enumerate(J.ids)},
             worker_row={w: i for i, w in enumerate(W.ids)},
         )
-        return self._with_events(base, m.events)
+        if previous is not None and np.array_equal(previous.workers.ids, W.ids):
+            hired = pd.Series([job_id for job_id, _ in self._hired], dtype=object).value_counts()
+            job_hired = hired.reindex(J.ids).fillna(0).to_numpy(dtype=np.int64)
+            snap = self._with_history(base, previous.history, job_hired)
+            if pending:
+                snap = self._with_new_events(snap, pd.concat(pending, ignore_index=True))
+            return snap
+        with self._lock:
+            events = self._events_frame()
+        return self._with_events(base, events)
 
     def _with_events(self, snap: Snapshot, events: pd.DataFrame) -> Snapshot:
         """The snapshot with history and open jobs derived from all ``events`` (entities unchanged)."""
