@@ -34,8 +34,6 @@ from ortools.graph.python import min_cost_flow
 from scipy.optimize import linear_sum_assignment
 from scipy.sparse.csgraph import connected_components
 
-from matcher import _kernels
-
 OBJECTIVES = ("weight", "fill")
 COST_SCALE_BITS = 30
 CHUNK_EDGES = 250_000  # step 5 packs whole components into chunks of about this many edges
@@ -405,6 +403,8 @@ def _node_potentials(net: _Network, flows: np.ndarray) -> np.ndarray | None:
     cost = np.r_[net.cost[forward], -net.cost[backward]]
     order = np.argsort(tail, kind="stable")
     indptr = np.r_[0, np.cumsum(np.bincount(tail, minlength=net.n_nodes))]
+    from matcher import _kernels  # numba: imported (0.6 s) and compiled only when a big task needs it
+
     distance, ok = _kernels.shortest_distances(indptr, head[order], cost[order], 64 * net.n_nodes + 1_000_000)
     return distance if ok else None
 
@@ -430,6 +430,8 @@ def _solve_mcf_pruned(t: dict) -> tuple[np.ndarray | None, int]:
     job_cap, worker_cap = t["job_capacity"], t["worker_capacity"]
     n_w = len(worker_cap)
     cost, _ = integer_costs(weight)
+    from matcher import _kernels
+
     keep = _kernels.top_per_group(j, weight, 2 * job_cap + 2)
     for rounds in range(1, PRUNE_MAX_ROUNDS + 1):
         edges = np.flatnonzero(keep)
