@@ -181,12 +181,16 @@ def _solve(p: Problem, client=None) -> np.ndarray:
         return chosen
     j, w, wt = p.job[idx], p.worker[idx], p.weight[idx]
     n_j, n_w = p.n_jobs, p.n_workers
-    graph = sp.csr_matrix((np.ones(len(idx)), (j, n_j + w)), shape=(n_j + n_w, n_j + n_w))
-    _, label = connected_components(graph, directed=False)
-    comp = label[j]
-    n_comp = int(label.max()) + 1
     job_used = np.bincount(j, minlength=n_j) > 0
     worker_used = np.bincount(w, minlength=n_w) > 0
+    if len(idx) == int(job_used.sum()) * int(worker_used.sum()):
+        # complete bipartite on the nodes it uses (a dense problem): one component, no graph search
+        label = np.zeros(n_j + n_w, dtype=np.int64)
+    else:
+        graph = sp.csr_matrix((np.ones(len(idx)), (j, n_j + w)), shape=(n_j + n_w, n_j + n_w))
+        _, label = connected_components(graph, directed=False)
+    comp = label[j]
+    n_comp = int(label.max()) + 1
     jobs_in = np.bincount(label[:n_j][job_used], minlength=n_comp)
     workers_in = np.bincount(label[n_j:][worker_used], minlength=n_comp)
 
@@ -204,8 +208,9 @@ def _solve(p: Problem, client=None) -> np.ndarray:
         return chosen
     # 4./5. the remaining components, grouped; edges stay in canonical order inside each group
     rest_comp = comp[rest]
-    order = np.argsort(rest_comp, kind="stable")
-    rest, rest_comp = rest[order], rest_comp[order]
+    if n_comp > 1:
+        order = np.argsort(rest_comp, kind="stable")
+        rest, rest_comp = rest[order], rest_comp[order]
     bounds = np.flatnonzero(np.r_[True, rest_comp[1:] != rest_comp[:-1], True])
     slots_in = np.bincount(label[:n_j], weights=p.job_capacity * job_used, minlength=n_comp)
     tasks = _plan(p, idx, rest, bounds, rest_comp, slots_in, workers_in)
@@ -298,10 +303,13 @@ def _solve_lsa(t: dict) -> np.ndarray:
     value = np.zeros((n_slots, n_w))
     edge_at = np.full((n_slots, n_w), -1, dtype=np.int64)
     reps = cap[t["job"]]
-    e_rep = np.repeat(np.arange(len(t["job"])), reps)
-    slot = np.repeat(slot_start[t["job"]], reps) + (
-        np.arange(reps.sum()) - np.repeat(np.cumsum(reps) - reps, reps)
-    )
+    if np.all(reps == 1):  # no slot expansion: each edge fills one cell
+        e_rep, slot = np.arange(len(t["job"])), slot_start[t["job"]]
+    else:
+        e_rep = np.repeat(np.arange(len(t["job"])), reps)
+        slot = np.repeat(slot_start[t["job"]], reps) + (
+            np.arange(reps.sum()) - np.repeat(np.cumsum(reps) - reps, reps)
+        )
     w = t["weight"]
     if t["objective"] == "fill":
         # every edge is worth more than any weight difference a matching can make: cardinality first
