@@ -239,9 +239,10 @@ class Store:
         """Rebuild everything from the store now (after entity writes) and swap it in."""
         with self._build_lock:
             self._events_dirty.clear()
-            with self._lock:
+            with self._lock:  # one critical section: an event lands either in `events` or in a later pending
                 pending, self._pending = self._pending, []
-            self._snapshot = self._build(self._snapshot, pending)
+                events = self._events_frame()
+            self._snapshot = self._build(self._snapshot, pending, events)
             return self._snapshot
 
     def refresh_events(self) -> None:
@@ -275,13 +276,15 @@ class Store:
         self._refresher = threading.Thread(target=loop, name="gigmatch-events-refresh", daemon=True)
         self._refresher.start()
 
-    def _build(self, previous: Snapshot | None, pending: list[pd.DataFrame]) -> Snapshot:
+    def _build(
+        self, previous: Snapshot | None, pending: list[pd.DataFrame], events: pd.DataFrame
+    ) -> Snapshot:
         """A snapshot of the stored entities; event state from ``previous`` when it still fits.
 
         When the worker order is unchanged (a job or employer write, or an update of a known worker)
         the previous history is kept and ``pending`` (the events accepted since it was made) is
-        applied incrementally; otherwise the history is derived from the whole log, which includes
-        ``pending``.
+        applied incrementally; otherwise the history is derived from the whole log ``events``, which
+        includes ``pending``.
         """
         m = self.market(events=False)
         W = encode_workers(m.workers)
@@ -308,8 +311,6 @@ class Store:
             if pending:
                 snap = self._with_new_events(snap, pd.concat(pending, ignore_index=True))
             return snap
-        with self._lock:
-            events = self._events_frame()
         return self._with_events(base, events)
 
     def _with_events(self, snap: Snapshot, events: pd.DataFrame) -> Snapshot:

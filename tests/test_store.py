@@ -1,3 +1,4 @@
+import threading
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -102,4 +103,37 @@ def test_entity_writes_update_memory_exactly_as_a_restart_reads_them(small_marke
         assert np.array_equal(getattr(live.history, name), getattr(fresh.history, name)), name
     assert np.array_equal(live.job_hired, fresh.job_hired)
     assert np.array_equal(live.job_open, fresh.job_open)
+    again.close()
+
+
+def test_events_racing_with_rebuilds_are_counted_once(small_market_dir, tmp_path):
+    """Events posted from another thread while writes rebuild the snapshot: each lands in the
+    history exactly once (either in the rebuild's log or in a later incremental refresh)."""
+    market = load_market(small_market_dir)
+    log = market.events.sort_values("ts", kind="stable").reset_index(drop=True)
+    market.events = log.iloc[:100]
+    store = Store(tmp_path / "s.db")
+    store.seed(market)
+    rest = log.iloc[100:]
+    done = threading.Event()
+
+    def post():
+        for batch in np.array_split(np.arange(len(rest)), 400):
+            store.add_events(rest.iloc[batch])
+        done.set()
+
+    poster = threading.Thread(target=post)
+    poster.start()
+    i = 0
+    while not done.is_set():  # new workers: each write re-derives the history from the whole log
+        store.upsert_worker({"worker_id": f"w-race-{i}", "lat": 26.7, "lon": 117.4, "skills": ""})
+        store.refresh_events()
+        i += 1
+    poster.join()
+    store.refresh_events()
+    live = store.snapshot()
+    store.close()
+    again = Store(tmp_path / "s.db")
+    assert i > 1 and live.history.n_events == again.snapshot().history.n_events
+    assert np.array_equal(live.history._cum, again.snapshot().history._cum)
     again.close()
