@@ -430,6 +430,7 @@ def events_table(
                 raise _fail(source, pos, name, "is required")
         columns[name] = out
     rating = [None if r is None or r != r else float(r) for r in rating]  # NaN is missing, as in files
+    event = [str(e).strip() for e in event]
     for pos, (e, r) in enumerate(zip(event, rating, strict=True)):
         if e not in EVENT_TYPES:
             raise _fail(source, pos, "event", f"{e!r} is not one of {', '.join(EVENT_TYPES)}")
