@@ -99,12 +99,19 @@ class Store:
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
+                # an upsert, not INSERT OR REPLACE: a replaced row keeps its rowid, so the stored
+                # order (and with it every worker's index in the snapshot) survives updates
                 if table == "employers":
                     self._db.executemany(
-                        f"INSERT OR REPLACE INTO {table} VALUES (?, ?)", [p[:2] for p in payload]
+                        f"INSERT INTO {table} VALUES (?, ?) ON CONFLICT({key}) DO UPDATE SET row = excluded.row",
+                        [p[:2] for p in payload],
                     )
                 else:
-                    self._db.executemany(f"INSERT OR REPLACE INTO {table} VALUES (?, ?, ?)", payload)
+                    self._db.executemany(
+                        f"INSERT INTO {table} VALUES (?, ?, ?) ON CONFLICT({key}) DO UPDATE "
+                        "SET row = excluded.row, updated = excluded.updated",
+                        payload,
+                    )
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
@@ -113,8 +120,12 @@ class Store:
                 # the rows exactly as a restart would parse them back from their JSON
                 fresh = validate_table(pd.DataFrame([json.loads(p[1]) for p in payload]), table)
                 old = self._tables[table]
-                if old is not None:  # INSERT OR REPLACE gives a replaced row a new rowid: it moves last
-                    fresh = pd.concat([old[~old[key].isin(fresh[key])], fresh], ignore_index=True)
+                if old is not None:  # replaced rows in place, new rows last: the rowid order
+                    at = pd.Index(old[key]).get_indexer(fresh[key])
+                    order = np.arange(len(old))
+                    order[at[at >= 0]] = len(old) + np.flatnonzero(at >= 0)
+                    order = np.r_[order, len(old) + np.flatnonzero(at < 0)]
+                    fresh = pd.concat([old, fresh], ignore_index=True).iloc[order].reset_index(drop=True)
                 self._tables[table] = fresh
         if rebuild:
             self.rebuild()
@@ -281,10 +292,12 @@ class Store:
     ) -> Snapshot:
         """A snapshot of the stored entities; event state from ``previous`` when it still fits.
 
-        When the worker order is unchanged (a job or employer write, or an update of a known worker)
-        the previous history is kept and ``pending`` (the events accepted since it was made) is
-        applied incrementally; otherwise the history is derived from the whole log ``events``, which
-        includes ``pending``.
+        When the previous worker order is unchanged or only extended (a job or employer write, an
+        update of a known worker, a new worker: a replaced row moves last, so an update of a known
+        worker that is not last takes the full path) the previous history is kept, new workers' logged
+        events are merged in, and ``pending`` (the events accepted since the previous snapshot, the
+        tail of ``events``) is applied incrementally; otherwise the history is derived from the whole
+        log ``events``.
         """
         m = self.market(events=False)
         W = encode_workers(m.workers)
@@ -304,10 +317,17 @@ class Store:
             job_row={j: i for i, j in enumerate(J.ids)},
             worker_row={w: i for i, w in enumerate(W.ids)},
         )
-        if previous is not None and np.array_equal(previous.workers.ids, W.ids):
+        n_old = len(previous.workers.ids) if previous is not None else -1
+        if 0 <= n_old <= len(W.ids) and np.array_equal(previous.workers.ids, W.ids[:n_old]):
+            history = previous.history
+            if len(W.ids) > n_old:  # new workers were appended: add their events logged so far
+                n_pending = sum(len(p) for p in pending)
+                logged = events.iloc[: len(events) - n_pending]
+                theirs = logged[logged["worker_id"].isin(W.ids[n_old:])]
+                history = history.extended(theirs, worker_ids=W.ids)
             hired = pd.Series([job_id for job_id, _ in self._hired], dtype=object).value_counts()
             job_hired = hired.reindex(J.ids).fillna(0).to_numpy(dtype=np.int64)
-            snap = self._with_history(base, previous.history, job_hired)
+            snap = self._with_history(base, history, job_hired)
             if pending:
                 snap = self._with_new_events(snap, pd.concat(pending, ignore_index=True))
             return snap

@@ -65,38 +65,16 @@ def test_incremental_event_refresh_equals_a_full_rebuild(small_market_dir, tmp_p
     store.close()
 
 
-def test_entity_writes_update_memory_exactly_as_a_restart_reads_them(small_market_dir, tmp_path):
-    """PUT and DELETE patch the in-memory tables and keep the history; a fresh Store over the same
-    file (which reads and derives everything again) builds the same snapshot."""
-    market = load_market(small_market_dir)
-    log = market.events.sort_values("ts", kind="stable").reset_index(drop=True)
-    market.events = log.iloc[: len(log) // 2]
-    store = Store(tmp_path / "s.db")
-    store.seed(market)
-    w0, w1 = market.workers["worker_id"].iloc[:2]
-    j0, j1 = market.jobs["job_id"].iloc[:2]
-    hires = log.iloc[len(log) // 2 :]
-    store.add_events(hires.iloc[:300])  # pending when the next write rebuilds: applied incrementally
-    store.upsert_worker({"worker_id": w0, "lat": 26.61, "lon": 117.41, "skills": "moving:3"})  # update
-    store.upsert_job(
-        {"job_id": j0, "trade": "moving", "lat": 26.6, "lon": 117.4, "headcount": 3, "start_time": SOON}
-    )
-    store.add_events(hires.iloc[300:600])
+def assert_same_as_a_fresh_store(store: Store, path) -> None:
+    """The live snapshot equals the one a new Store over the same file derives from scratch."""
     store.refresh_events()
-    assert store.delete("jobs", "job_id", j1)
-    store.upsert_worker({"worker_id": "w-new", "lat": 26.7, "lon": 117.5, "skills": ""})  # new: full path
-    assert store.delete("workers", "worker_id", w1)
-    store.add_events(hires.iloc[600:900])
-    store.upsert_job({"job_id": "j-new", "trade": "welding", "lat": 26.6, "lon": 117.4, "start_time": SOON})
     live = store.snapshot()
-    store.close()
-
-    again = Store(tmp_path / "s.db")
+    again = Store(path)
     fresh = again.snapshot()
     for table in ("workers", "jobs"):
-        pd.testing.assert_frame_equal(store._tables[table], again._frame(table), obj=table)
-    assert list(live.workers.ids) == list(fresh.workers.ids) and w1 not in live.worker_row
-    assert list(live.jobs.ids) == list(fresh.jobs.ids) and j1 not in live.job_row
+        pd.testing.assert_frame_equal(store._frame(table), again._frame(table), obj=table)
+    assert list(live.workers.ids) == list(fresh.workers.ids)
+    assert list(live.jobs.ids) == list(fresh.jobs.ids)
     for name in ("lat", "lon", "max_travel_km", "rating_count"):
         assert np.array_equal(getattr(live.workers, name), getattr(fresh.workers, name), equal_nan=True)
     for name in ("_keys", "_cum", "_last_act", "_first", "_base"):
@@ -104,6 +82,46 @@ def test_entity_writes_update_memory_exactly_as_a_restart_reads_them(small_marke
     assert np.array_equal(live.job_hired, fresh.job_hired)
     assert np.array_equal(live.job_open, fresh.job_open)
     again.close()
+
+
+def test_entity_writes_update_memory_exactly_as_a_restart_reads_them(small_market_dir, tmp_path):
+    """PUT and DELETE patch the in-memory tables and keep (or extend) the history; after each kind of
+    write a fresh Store over the same file, which reads and derives everything again, agrees."""
+    market = load_market(small_market_dir)
+    log = market.events.sort_values("ts", kind="stable").reset_index(drop=True)
+    market.events = log.iloc[: len(log) // 2]
+    db = tmp_path / "s.db"
+    store = Store(db)
+    store.seed(market)
+    w0, w1 = market.workers["worker_id"].iloc[:2]
+    j0, j1 = market.jobs["job_id"].iloc[:2]
+    rest = log.iloc[len(log) // 2 :]
+    store.add_events(rest.iloc[:300])  # pending when the next write rebuilds: applied incrementally
+    store.upsert_worker({"worker_id": w0, "lat": 26.61, "lon": 117.41, "skills": "moving:3"})  # update
+    assert store.snapshot().workers.ids[0] == w0  # an update keeps the worker's place
+    store.upsert_job(
+        {"job_id": j0, "trade": "moving", "lat": 26.6, "lon": 117.4, "headcount": 3, "start_time": SOON}
+    )
+    assert_same_as_a_fresh_store(store, db)
+    store.add_events(rest.iloc[300:600])
+    store.refresh_events()
+    assert store.delete("jobs", "job_id", j1)
+    assert j1 not in store.snapshot().job_row
+    # events about a worker who registers later: some already applied (ignored while unknown), some
+    # pending when the registration arrives; each must count once when the worker appears
+    early = events([(f"2026-10-0{d}T10:00:00", j0, "w-new", "shown", f"early-{d}") for d in (1, 2)])
+    store.add_events(early)
+    store.refresh_events()
+    store.add_events(events([("2026-10-03T10:00:00", j0, "w-new", "applied", "early-3")]))
+    store.add_events(rest.iloc[600:650])
+    store.upsert_worker({"worker_id": "w-new", "lat": 26.7, "lon": 117.5, "skills": ""})  # appended
+    assert_same_as_a_fresh_store(store, db)
+    assert store.delete("workers", "worker_id", w1)
+    assert w1 not in store.snapshot().worker_row
+    store.add_events(rest.iloc[650:900])
+    store.upsert_job({"job_id": "j-new", "trade": "welding", "lat": 26.6, "lon": 117.4, "start_time": SOON})
+    assert_same_as_a_fresh_store(store, db)
+    store.close()
 
 
 def test_events_racing_with_rebuilds_are_counted_once(small_market_dir, tmp_path):
