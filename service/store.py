@@ -208,19 +208,22 @@ class Store:
                 self._tables[table] = validate_table(pd.DataFrame(rows), table) if rows else None
             return self._tables[table]
 
-    def _events_frame(self) -> pd.DataFrame:
-        """All events, validated; read from SQLite once, then kept in memory."""
+    def _event_frames(self) -> list[pd.DataFrame]:
+        """The validated event log as frames in arrival order; read from SQLite once, then kept in
+        memory. Call with ``_lock`` held."""
         if self._events is None:
-            with self._lock:
-                ev = pd.read_sql_query(
-                    "SELECT ts, job_id, worker_id, event, rating, event_id FROM events", self._db
-                )
+            ev = pd.read_sql_query(
+                "SELECT ts, job_id, worker_id, event, rating, event_id FROM events", self._db
+            )
             frame = validate_table(ev.astype(object).where(ev.notna(), ""), "events") if len(ev) else None
             self._events = [frame] if frame is not None else []
             self._event_ids = set(frame["event_id"]) if frame is not None else set()
-        if len(self._events) > 1:  # compact
-            self._events = [pd.concat(self._events, ignore_index=True)]
-        return self._events[0] if self._events else empty_table("events")
+        return self._events
+
+    def _events_frame(self) -> pd.DataFrame:
+        """All events as one frame (the in-memory list is compacted to it). Call with ``_lock`` held."""
+        self._events = [_concat_events(self._event_frames())]
+        return self._events[0]
 
     def market(self, events: bool = True) -> Market:
         """The stored market (validated tables); ``events=False`` leaves the event log empty.
@@ -250,10 +253,10 @@ class Store:
         """Rebuild everything from the store now (after entity writes) and swap it in."""
         with self._build_lock:
             self._events_dirty.clear()
-            with self._lock:  # one critical section: an event lands either in `events` or in a later pending
+            with self._lock:  # one critical section: an event is either in `log` or in a later pending
                 pending, self._pending = self._pending, []
-                events = self._events_frame()
-            self._snapshot = self._build(self._snapshot, pending, events)
+                log = list(self._event_frames())  # joined only if the build needs the whole log
+            self._snapshot = self._build(self._snapshot, pending, log)
             return self._snapshot
 
     def refresh_events(self) -> None:
@@ -269,8 +272,7 @@ class Store:
             with self._lock:
                 pending, self._pending = self._pending, []
             if pending:
-                new = pending[0] if len(pending) == 1 else pd.concat(pending, ignore_index=True)
-                self._snapshot = self._with_new_events(self._snapshot, new)
+                self._snapshot = self._with_new_events(self._snapshot, _concat_events(pending))
 
     def start_refresher(self) -> None:
         """A daemon thread applying ingested events to the snapshot every ``events_refresh_s``."""
@@ -288,16 +290,15 @@ class Store:
         self._refresher.start()
 
     def _build(
-        self, previous: Snapshot | None, pending: list[pd.DataFrame], events: pd.DataFrame
+        self, previous: Snapshot | None, pending: list[pd.DataFrame], log: list[pd.DataFrame]
     ) -> Snapshot:
         """A snapshot of the stored entities; event state from ``previous`` when it still fits.
 
         When the previous worker order is unchanged or only extended (a job or employer write, an
-        update of a known worker, a new worker: a replaced row moves last, so an update of a known
-        worker that is not last takes the full path) the previous history is kept, new workers' logged
-        events are merged in, and ``pending`` (the events accepted since the previous snapshot, the
-        tail of ``events``) is applied incrementally; otherwise the history is derived from the whole
-        log ``events``.
+        update of a known worker, which keeps its row; a new worker, appended) the previous history is
+        kept, new workers' logged events are merged in, and ``pending`` (the events accepted since the
+        previous snapshot, the tail of ``log``) is applied incrementally; otherwise (a worker deleted)
+        the history is derived from the whole ``log``.
         """
         m = self.market(events=False)
         W = encode_workers(m.workers)
@@ -321,39 +322,39 @@ class Store:
         if 0 <= n_old <= len(W.ids) and np.array_equal(previous.workers.ids, W.ids[:n_old]):
             history = previous.history
             if len(W.ids) > n_old:  # new workers were appended: add their events logged so far
-                n_pending = sum(len(p) for p in pending)
-                logged = events.iloc[: len(events) - n_pending]
+                events = _concat_events(log)
+                logged = events.iloc[: len(events) - sum(len(p) for p in pending)]
                 theirs = logged[logged["worker_id"].isin(W.ids[n_old:])]
                 history = history.extended(theirs, worker_ids=W.ids)
-            hired = pd.Series([job_id for job_id, _ in self._hired], dtype=object).value_counts()
-            job_hired = hired.reindex(J.ids).fillna(0).to_numpy(dtype=np.int64)
-            snap = self._with_history(base, history, job_hired)
+            snap = self._with_history(base, history, self._hired_per_job(J.ids))
             if pending:
-                snap = self._with_new_events(snap, pd.concat(pending, ignore_index=True))
+                snap = self._with_new_events(snap, _concat_events(pending))
             return snap
-        return self._with_events(base, events)
+        return self._with_events(base, _concat_events(log))
 
     def _with_events(self, snap: Snapshot, events: pd.DataFrame) -> Snapshot:
         """The snapshot with history and open jobs derived from all ``events`` (entities unchanged)."""
         hired = events.loc[events["event"] == "hired", ["job_id", "worker_id"]]
         self._hired = set(zip(hired["job_id"], hired["worker_id"], strict=True))
-        counts = hired.drop_duplicates().groupby("job_id").size()
-        job_hired = counts.reindex(snap.jobs.ids).fillna(0).to_numpy(dtype=np.int64)
-        return self._with_history(snap, WorkerHistory(events, snap.workers.ids), job_hired)
+        return self._with_history(
+            snap, WorkerHistory(events, snap.workers.ids), self._hired_per_job(snap.jobs.ids)
+        )
+
+    def _hired_per_job(self, job_ids: np.ndarray) -> np.ndarray:
+        """Distinct workers hired per job, shape (n_jobs,), from the hired pairs seen so far."""
+        counts = pd.Series([job_id for job_id, _ in self._hired], dtype=object).value_counts()
+        return counts.reindex(job_ids).fillna(0).to_numpy(dtype=np.int64)
 
     def _with_new_events(self, snap: Snapshot, events: pd.DataFrame) -> Snapshot:
         """:meth:`_with_events` for events logged after the snapshot's, applied incrementally."""
-        job_hired = snap.job_hired
+        job_hired = snap.job_hired.copy()
         hired = events.loc[events["event"] == "hired", ["job_id", "worker_id"]]
-        fresh = [p for p in zip(hired["job_id"], hired["worker_id"], strict=True) if p not in self._hired]
-        if fresh:
-            job_hired = job_hired.copy()
-            for job_id, worker_id in fresh:
-                if (job_id, worker_id) not in self._hired:  # a pair hired twice in one batch
-                    self._hired.add((job_id, worker_id))
-                    row = snap.job_row.get(job_id)
-                    if row is not None:
-                        job_hired[row] += 1
+        for pair in zip(hired["job_id"], hired["worker_id"], strict=True):
+            if pair not in self._hired:  # a re-hire of the same worker is not another filled slot
+                self._hired.add(pair)
+                row = snap.job_row.get(pair[0])
+                if row is not None:
+                    job_hired[row] += 1
         return self._with_history(snap, snap.history.extended(events), job_hired)
 
     @staticmethod
@@ -370,3 +371,10 @@ class Store:
             self._refresher.join(5)
         with self._lock:
             self._db.close()
+
+
+def _concat_events(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """One events frame from a list of them (the empty table for none)."""
+    if not frames:
+        return empty_table("events")
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
