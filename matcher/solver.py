@@ -350,11 +350,11 @@ def _solve_mcf(t: dict) -> np.ndarray:
     slower on the 50,000-worker county (the constant inflates OR-Tools' cost-scaling phases, and the
     cardinality term makes the first subgraph miss a third of the needed edges).
     """
+    cost, _ = integer_costs(t["weight"])  # once, over all edges: every pruned round and the full solve agree
     if t["objective"] == "weight" and len(t["job"]) >= PRUNE_MIN_EDGES:
-        picked, _ = _solve_mcf_pruned(t)
+        picked, _ = _solve_mcf_pruned(t, cost)
         if picked is not None:
             return picked
-    cost, _ = integer_costs(t["weight"])
     net = _flow_network(t["job"], t["worker"], cost, t["job_capacity"], t["worker_capacity"])
     flows = net.solve(t["objective"])
     return np.flatnonzero(flows[net.edge_arcs] > 0)
@@ -388,13 +388,16 @@ class _Network:
         return smcf.flows(arcs)
 
 
-def _flow_network(j, wk, cost, job_capacity, worker_capacity) -> _Network:
+def _flow_network(j, worker_node, cost, job_capacity, worker_capacity) -> _Network:
+    """The network over edges ``(j, worker_node)``; ``worker_node`` -1 sends an edge straight to the
+    sink (a worker with no other edge, see :func:`_subgraph_network`)."""
     n_j, n_w, E = len(job_capacity), len(worker_capacity), len(j)
     source, sink = n_j + n_w, n_j + n_w + 1
     supply = int(job_capacity.sum())
+    edge_head = np.where(worker_node >= 0, n_j + worker_node, sink)
     return _Network(
         tail=np.r_[np.full(n_j, source), j, n_j + np.arange(n_w), source],
-        head=np.r_[np.arange(n_j), n_j + wk, np.full(n_w, sink), sink],
+        head=np.r_[np.arange(n_j), edge_head, np.full(n_w, sink), sink],
         capacity=np.r_[job_capacity, np.ones(E, np.int64), worker_capacity, supply],
         cost=np.r_[np.zeros(n_j, np.int64), cost, np.zeros(n_w, np.int64), 0],
         edge_arcs=slice(n_j, n_j + E),
@@ -417,7 +420,7 @@ def _node_potentials(net: _Network, flows: np.ndarray) -> np.ndarray | None:
     return distance if ok else None
 
 
-def _solve_mcf_pruned(t: dict) -> tuple[np.ndarray | None, int]:
+def _solve_mcf_pruned(t: dict, cost: np.ndarray) -> tuple[np.ndarray | None, int]:
     """Solve on each job's best edges, prove the result optimal for all edges, or add what it missed.
 
     Each job starts with its ``2 * headcount + 2`` highest-weight edges. After an optimal flow on
@@ -428,8 +431,8 @@ def _solve_mcf_pruned(t: dict) -> tuple[np.ndarray | None, int]:
     room. A left-out edge ``(j, w)`` is an arc ``j -> w`` with no flow; if ``cost + p[j] - p[w] >= 0``
     for all of them, the whole residual graph has no negative cycle, so the flow is optimal for the
     full problem: the LP duality certificate, checked vectorised over every edge. Otherwise the
-    violating edges join and the subgraph is solved again. Costs are scaled once, over all edges, so
-    every round and the full solve optimise the same integers.
+    violating edges join and the subgraph is solved again. ``cost`` holds the integer costs of all
+    edges (:func:`integer_costs`), the same the full solve uses.
 
     Returns (positions of the chosen edges, rounds), or (None, rounds) when ``PRUNE_MAX_ROUNDS`` pass
     without a certificate (the caller then solves the full graph).
@@ -437,7 +440,6 @@ def _solve_mcf_pruned(t: dict) -> tuple[np.ndarray | None, int]:
     j, wk, weight = t["job"], t["worker"], t["weight"]
     job_cap, worker_cap = t["job_capacity"], t["worker_capacity"]
     n_w = len(worker_cap)
-    cost, _ = integer_costs(weight)
     from matcher import _kernels
 
     keep = _kernels.top_per_group(j, weight, 2 * job_cap + 2)
@@ -466,20 +468,9 @@ def _subgraph_network(j_e, w_e, c_e, job_capacity, worker_capacity) -> _Network:
     Such a worker's path ``job -> worker -> sink`` carries at most one unit, so it becomes one
     ``job -> sink`` arc: on the benchmark graph this halves the nodes OR-Tools sees.
     """
-    n_j = len(job_capacity)
     degree = np.bincount(w_e, minlength=len(worker_capacity))
     shared = degree[w_e] > 1
     workers_u, w_loc = _relabel(w_e[shared], len(worker_capacity))
-    n_shared = len(workers_u)
-    source, sink = n_j + n_shared, n_j + n_shared + 1
-    edge_head = np.full(len(j_e), sink)
-    edge_head[shared] = n_j + w_loc
-    supply = int(job_capacity.sum())
-    return _Network(
-        tail=np.r_[np.full(n_j, source), j_e, n_j + np.arange(n_shared), source],
-        head=np.r_[np.arange(n_j), edge_head, np.full(n_shared, sink), sink],
-        capacity=np.r_[job_capacity, np.ones(len(j_e), np.int64), worker_capacity[workers_u], supply],
-        cost=np.r_[np.zeros(n_j, np.int64), c_e, np.zeros(n_shared, np.int64), 0],
-        edge_arcs=slice(n_j, n_j + len(j_e)),
-        n_nodes=n_j + n_shared + 2,
-    )
+    worker_node = np.full(len(j_e), -1)
+    worker_node[shared] = w_loc
+    return _flow_network(j_e, worker_node, c_e, job_capacity, worker_capacity[workers_u])

@@ -171,8 +171,8 @@ def _record_rounds(monkeypatch) -> list[int]:
     rounds: list[int] = []
     pruned = solver_mod._solve_mcf_pruned
 
-    def recording(task):
-        picked, n = pruned(task)
+    def recording(task, cost):
+        picked, n = pruned(task, cost)
         rounds.append(n if picked is not None else -n)
         return picked, n
 
