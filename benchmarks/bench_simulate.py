@@ -26,7 +26,10 @@ def main() -> None:
     )
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
-        summary = write_simulation(config, tmp)
+        try:
+            summary = write_simulation(config, tmp)
+        except ValueError as exc:  # bad --region and the like: one line, no traceback
+            raise SystemExit(f"bench_simulate: {exc}") from None
         wall = time.perf_counter() - t
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(

@@ -446,7 +446,7 @@ def events_table(
     ]
     frame = pd.DataFrame(
         {
-            "ts": np.array(local, dtype="datetime64[ns]").reshape(n),
+            "ts": np.array(local, dtype="datetime64[ns]"),
             "job_id": np.array(columns["job_id"], dtype=object),
             "worker_id": np.array(columns["worker_id"], dtype=object),
             "event": np.array(event, dtype=object),

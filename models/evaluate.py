@@ -37,7 +37,8 @@ def baseline_scores(data: TrainingSet, market_dir: str | Path | None = None) -> 
     }
     oracle_path = Path(market_dir) / "truth" / "oracle.csv" if market_dir else None
     if oracle_path and oracle_path.exists():
-        oracle = pd.read_csv(oracle_path)
+        wanted = {"job_id", "worker_id", "expected_gain", "expected_gain_no_pair_noise"}
+        oracle = pd.read_csv(oracle_path, usecols=lambda c: c in wanted)
         merged = data.meta[["job_id", "worker_id"]].merge(oracle, on=["job_id", "worker_id"], how="left")
         out["oracle"] = merged["expected_gain"].fillna(0.0).to_numpy()
         if "expected_gain_no_pair_noise" in merged:  # oracles written before this column lack it
