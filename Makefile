@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 DEMO_REGION ?= 将乐县
 
-.PHONY: run test lint demo-data demo-model demo-assign bench clean
+.PHONY: run test lint demo-data demo-model demo-assign bench fuzz-nightly clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,10 @@ test: $(VENV)/.installed-dev
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+# Property tests and both schemathesis phases, nightly size, fresh seeds (benchmarks/fuzz_nightly.sh).
+fuzz-nightly: $(VENV)/.installed-dev
+	PYTHON=$(BIN)/python bash benchmarks/fuzz_nightly.sh
 
 bench: $(VENV)/.installed-dev
 	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done

@@ -20,6 +20,7 @@ from features.eligibility import Reason, first_reason, flag
 from features.encode import SECONDS_PER_DAY, JobTable, WorkerTable, csr_lookup, csr_positions
 from features.geo import haversine_rad_km
 from features.history import WorkerHistory
+from gigmatch.times import market_now
 
 RATING_PRIOR_MEAN = 4.0  # stars; a new worker is treated as a 4.0 with the weight of 5 ratings
 RATING_PRIOR_WEIGHT = 5.0
@@ -290,7 +291,7 @@ def build_pairs(
         asof = jobs.posted_s[job]
     else:
         asof = np.broadcast_to(np.asarray(asof_s, dtype=np.float64), (n,)).copy()
-    asof = np.where(np.isnan(asof), np.datetime64("now", "s").astype(np.int64).astype(np.float64), asof)
+    asof = np.where(np.isnan(asof), market_now(), asof)
     start_s = np.where(np.isnan(jobs.start_s[job]), asof, jobs.start_s[job])
     start_day = np.floor(start_s / SECONDS_PER_DAY)
 

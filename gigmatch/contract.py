@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime
 import re
-import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,15 +23,21 @@ import numpy as np
 import pandas as pd
 
 from gigmatch.taxonomy import Taxonomy, default_taxonomy
+from gigmatch.times import TimeValueError, format_market_times, to_market_times
 
 EVENT_TYPES = ("shown", "declined", "applied", "hired", "completed", "no_show", "rated")
 TABLES = ("workers", "jobs", "employers", "events")
 REQUIRED_TABLES = ("workers", "jobs")
 DEFAULT_MAX_TRAVEL_KM = 15.0
 MAX_HEADCOUNT = 10_000
+# cells holding one of these (after stripping blanks) are missing, as spreadsheet and pandas exports write them
+MISSING_MARKERS = ("", "nan", "NaN", "None", "NaT", "<NA>")
+MAX_COUNT = 10_000_000  # ratings, completed jobs, no-shows: more than a lifetime of day jobs
+MAX_EXACT_INT = 2**53  # integers are read through float64; beyond this they would not be exact
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-MARKET_TIMEZONE = "Asia/Shanghai"  # naive times in the data are market wall-clock time
-MARKET_TZ = zoneinfo.ZoneInfo(MARKET_TIMEZONE)
+# control characters (tab, newline, carriage return, NUL, ...) in an id or a code are never meant: they
+# break CSV rows, logs and terminal output, so they are refused rather than stored
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 EVENT_ID_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S"  # the time part of a default event_id
 
 
@@ -74,9 +79,13 @@ SCHEMAS: dict[str, list[Column]] = {
             hi=5,
             doc="mean rating before the event log, 1-5; empty: none",
         ),
-        Column("rating_count", "int", default=0, lo=0, doc="number of ratings behind rating_avg"),
-        Column("jobs_completed", "int", default=0, lo=0, doc="jobs completed before the event log"),
-        Column("no_shows", "int", default=0, lo=0, doc="no-shows before the event log"),
+        Column(
+            "rating_count", "int", default=0, lo=0, hi=MAX_COUNT, doc="number of ratings behind rating_avg"
+        ),
+        Column(
+            "jobs_completed", "int", default=0, lo=0, hi=MAX_COUNT, doc="jobs completed before the event log"
+        ),
+        Column("no_shows", "int", default=0, lo=0, hi=MAX_COUNT, doc="no-shows before the event log"),
         Column(
             "max_travel_km",
             "float",
@@ -120,7 +129,7 @@ SCHEMAS: dict[str, list[Column]] = {
     "employers": [
         Column("employer_id", "id", True, doc="unique employer id"),
         Column("rating_avg", "float", default=np.nan, lo=1, hi=5, doc="mean rating by workers, 1-5"),
-        Column("rating_count", "int", default=0, lo=0, doc="number of ratings"),
+        Column("rating_count", "int", default=0, lo=0, hi=MAX_COUNT, doc="number of ratings"),
         Column("blacklisted", "bool", default=False, doc="wage arrears (欠薪黑名单): never matched"),
     ],
     "events": [
@@ -132,6 +141,9 @@ SCHEMAS: dict[str, list[Column]] = {
         Column("event_id", "str", default="", doc="idempotency key; default job|worker|event|ts"),
     ],
 }
+
+
+_COLUMNS = {table: {c.name: c for c in cols} for table, cols in SCHEMAS.items()}
 
 
 @dataclass
@@ -159,7 +171,7 @@ def _fail(source: str, pos: int, column: str, message: str) -> ContractError:
 
 def _is_missing(raw: pd.Series) -> np.ndarray:
     as_str = raw.astype(str).str.strip()
-    return (raw.isna() | as_str.isin(["", "nan", "NaN", "None", "NaT", "<NA>"])).to_numpy()
+    return (raw.isna() | as_str.isin(MISSING_MARKERS)).to_numpy()
 
 
 def _split_list(value: Any) -> list[str]:
@@ -194,6 +206,10 @@ def _parse_numbers(raw: pd.Series, col: Column, source: str, integer: bool) -> n
         what = "is required" if missing[pos] else f"{raw.iloc[pos]!r} is not a finite number"
         raise _fail(source, pos, col.name, what)
     if integer:
+        huge = ~missing & (np.abs(values) > MAX_EXACT_INT)
+        if huge.any():
+            pos = int(np.flatnonzero(huge)[0])
+            raise _fail(source, pos, col.name, f"{raw.iloc[pos]!r} is too large for a whole number")
         frac = ~missing & (values != np.round(values))
         if frac.any():
             pos = int(np.flatnonzero(frac)[0])
@@ -215,35 +231,15 @@ def _fmt(x: float | None) -> str:
 
 
 def _parse_datetime(raw: pd.Series, col: Column, source: str) -> pd.Series:
+    """A time column read by :func:`gigmatch.times.to_market_times`, the one rule for every time."""
     missing = _is_missing(raw)
     if col.required and missing.any():
         raise _fail(source, int(np.flatnonzero(missing)[0]), col.name, "is required")
-    if pd.api.types.is_datetime64_any_dtype(raw.dtype):  # typed Parquet column
-        typed = raw.dt.tz_convert(MARKET_TIMEZONE).dt.tz_localize(None) if raw.dt.tz is not None else raw
-        out = pd.Series(typed.to_numpy(dtype="datetime64[ns]"), index=raw.index)
-    else:
-        text = raw.astype(str).str.strip().where(~missing)
-        # Naive times are market-local wall-clock time; times with an offset are converted to China time.
-        aware = text.str.contains(r"(?:Z|[+-]\d{2}:?\d{2})$", regex=True, na=False).to_numpy()
-        out = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
-        if (~aware & ~missing).any():
-            naive = pd.to_datetime(text[~aware & ~missing], errors="coerce", format="ISO8601")
-            out[~aware & ~missing] = naive.to_numpy(dtype="datetime64[ns]")
-        if aware.any():
-            conv = pd.to_datetime(text[aware], errors="coerce", format="ISO8601", utc=True)
-            out[aware] = (
-                conv.dt.tz_convert(MARKET_TIMEZONE).dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
-            )
-    bad = ~missing & out.isna().to_numpy()
-    if bad.any():
-        pos = int(np.flatnonzero(bad)[0])
-        raise _fail(source, pos, col.name, f"{raw.iloc[pos]!r} is not an ISO 8601 date or time")
-    years = out.dt.year
-    far = ~missing & ((years < 1970) | (years > 2200)).to_numpy()
-    if far.any():
-        pos = int(np.flatnonzero(far)[0])
-        raise _fail(source, pos, col.name, f"{raw.iloc[pos]!r} is outside the years 1970-2200")
-    return out
+    try:
+        values = to_market_times(raw)
+    except TimeValueError as exc:
+        raise _fail(source, exc.position, col.name, str(exc)) from None
+    return pd.Series(values, index=raw.index)
 
 
 def _parse_bool(raw: pd.Series, col: Column, source: str) -> np.ndarray:
@@ -267,6 +263,10 @@ def _parse_ids(raw: pd.Series, col: Column, source: str) -> np.ndarray:
     too_long = np.fromiter((len(v) > 200 for v in values), bool, len(values))
     if too_long.any():
         raise _fail(source, int(np.flatnonzero(too_long)[0]), col.name, "is longer than 200 characters")
+    control = pd.Series(values, dtype=object).str.contains(_CONTROL, regex=True).to_numpy(dtype=bool)
+    if control.any():
+        pos = int(np.flatnonzero(control)[0])
+        raise _fail(source, pos, col.name, f"{values[pos]!r} contains a control character")
     if col.kind == "id":
         dup = pd.Series(values).duplicated().to_numpy()
         if dup.any():
@@ -289,6 +289,8 @@ def _parse_token_lists(
         codes: list[str] = []
         extra: list[float] = []
         for token in _split_list(value):
+            if _CONTROL.search(token):
+                raise _fail(source, pos, col.name, f"{token!r} contains a control character")
             if col.kind == "skills":
                 code, sep, years = token.partition(":")
                 try:
@@ -413,22 +415,17 @@ def events_table(
         Naming the row and column of the first problem.
     """
     n = len(ts)
-    local = []
-    for pos, t in enumerate(ts):
-        if t.tzinfo is not None:
-            t = t.astimezone(MARKET_TZ).replace(tzinfo=None)
-        if not 1970 <= t.year <= 2200:
-            raise _fail(source, pos, "ts", f"{t.isoformat()!r} is outside the years 1970-2200")
-        local.append(t)
+    try:
+        local = to_market_times(ts)
+    except TimeValueError as exc:
+        raise _fail(source, exc.position, "ts", str(exc)) from None
+    missing = np.isnat(local)
+    if missing.any():
+        raise _fail(source, int(np.flatnonzero(missing)[0]), "ts", "is required")
     columns = {}
     for name, values in (("job_id", job_id), ("worker_id", worker_id), ("event_id", event_id)):
-        out = [("" if v is None else str(v)).strip() for v in values]
-        for pos, v in enumerate(out):
-            if len(v) > 200:
-                raise _fail(source, pos, name, "is longer than 200 characters")
-            if not v and name != "event_id":
-                raise _fail(source, pos, name, "is required")
-        columns[name] = out
+        series = pd.Series(["" if v is None else str(v) for v in values], dtype=object)
+        columns[name] = list(_parse_ids(series, _COLUMNS["events"][name], source))
     rating = [None if r is None or r != r else float(r) for r in rating]  # NaN is missing, as in files
     event = [str(e).strip() for e in event]
     for pos, (e, r) in enumerate(zip(event, rating, strict=True)):
@@ -438,15 +435,16 @@ def events_table(
             raise _fail(source, pos, "rating", f"{r!r} is outside [1, 5]")
         if e == "rated" and r is None:
             raise _fail(source, pos, "rating", "is required for a 'rated' event")
+    stamps = pd.Series(local).dt.strftime(EVENT_ID_TIME_FORMAT)
     ids = [
-        i or f"{j}|{w}|{e}|{t.strftime(EVENT_ID_TIME_FORMAT)}"
+        i or f"{j}|{w}|{e}|{t}"
         for i, j, w, e, t in zip(
-            columns["event_id"], columns["job_id"], columns["worker_id"], event, local, strict=True
+            columns["event_id"], columns["job_id"], columns["worker_id"], event, stamps, strict=True
         )
     ]
     frame = pd.DataFrame(
         {
-            "ts": np.array(local, dtype="datetime64[ns]"),
+            "ts": local,
             "job_id": np.array(columns["job_id"], dtype=object),
             "worker_id": np.array(columns["worker_id"], dtype=object),
             "event": np.array(event, dtype=object),
@@ -555,7 +553,7 @@ def serialise_table(df: pd.DataFrame, table: str) -> pd.DataFrame:
         if col.kind == "skills":
             years = df["skill_years"] if "skill_years" in df else None
             out[col.name] = [
-                ";".join(f"{c}:{y:g}" if y else c for c, y in zip(codes, ys, strict=True))
+                ";".join(f"{c}:{_number_text(y)}" if y else c for c, y in zip(codes, ys, strict=True))
                 if years is not None
                 else ";".join(codes)
                 for codes, ys in zip(s, years if years is not None else s, strict=True)
@@ -572,10 +570,16 @@ def serialise_table(df: pd.DataFrame, table: str) -> pd.DataFrame:
         elif col.kind == "list":
             out[col.name] = [";".join(v) for v in s]
         elif col.kind == "datetime":
-            out[col.name] = pd.to_datetime(s).dt.strftime("%Y-%m-%dT%H:%M:%S").fillna("")
+            out[col.name] = format_market_times(s)
         else:
             out[col.name] = s
     return out
+
+
+def _number_text(x: float) -> str:
+    """The shortest text that reads back as exactly ``x`` (``5`` for 5.0)."""
+    text = repr(float(x))
+    return text[:-2] if text.endswith(".0") else text
 
 
 def _day_to_date(day: float) -> str:

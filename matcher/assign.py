@@ -37,6 +37,7 @@ from features.encode import JobTable, WorkerTable, encode_market
 from features.history import WorkerHistory
 from features.pairs import build_pairs
 from gigmatch.contract import Market
+from gigmatch.times import market_now
 from matcher.retrieval import CandidateRetriever, GeoIndex
 from matcher.solver import solve_assignment
 
@@ -82,7 +83,7 @@ def run_batch(
         workers who could do the trade (see :class:`matcher.retrieval.CandidateRetriever`). Jobs left
         with open slots after solving, whose list that cut short, get ``EXPAND`` times more and the
         batch is solved again (at most ``MAX_ROUNDS`` rounds); the result is exact over the final set.
-    asof_s : time the worker history is taken at (seconds since epoch); default: now.
+    asof_s : time the worker history is taken at (market time, seconds since epoch); default: now.
     client : optional Dask client; the solver's chunks run on it with an identical result.
     progress : optional callable ``(stage_name) -> None`` for a progress display.
     """
@@ -91,7 +92,7 @@ def run_batch(
     step("encode")
     W, J = encode_market(market)
     H = WorkerHistory(market.events, W.ids)
-    asof = float(asof_s) if asof_s is not None else time.time()
+    asof = float(asof_s) if asof_s is not None else market_now()
 
     step("retrieve")
     retriever = CandidateRetriever(W)

@@ -138,6 +138,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         lifespan=lifespan,
         description="Ranked candidates for casual-labour jobs, feedback events, batch assignment.",
+        generate_unique_id_function=lambda route: route.name,  # operation ids = route function names
     )
     app.state.gigmatch = ServiceState(settings)
     # The startup heap (store, snapshot, model, pandas and pydantic internals) is long-lived: freezing
@@ -153,9 +154,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         errors = exc.errors()
         first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
         field = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "body"
+        message = str(first.get("msg", "")).removeprefix("Value error, ")
         return JSONResponse(
             {
-                "detail": f"{field}: {first.get('msg')}",
+                "detail": f"{field}: {message}",
                 "errors": [{"loc": list(e.get("loc", ())), "msg": e.get("msg")} for e in errors[:20]],
             },
             422,

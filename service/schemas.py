@@ -5,13 +5,59 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    WithJsonSchema,
+    model_validator,
+)
 
-Id = Annotated[str, Field(min_length=1, max_length=200)]
-Code = Annotated[str, Field(min_length=1, max_length=100)]
+from gigmatch.contract import MISSING_MARKERS
+from gigmatch.times import TimeValueError, to_market_time
+
+NO_CONTROL = r"^[^\x00-\x1f\x7f-\x9f]*$"  # as the contract: control characters are refused
+
+
+def _present(value: str) -> str:
+    """Stripped, as the contract reads it; a blank or a missing-value marker is not a value."""
+    value = value.strip()
+    if value in MISSING_MARKERS:
+        raise ValueError(f"{value!r} is blank or a missing-value marker ({', '.join(MISSING_MARKERS[1:])})")
+    return value
+
+
+Id = Annotated[str, Field(min_length=1, max_length=200, pattern=NO_CONTROL), AfterValidator(_present)]
+Code = Annotated[str, Field(min_length=1, max_length=100, pattern=NO_CONTROL), AfterValidator(_present)]
 Lat = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False, description="WGS84 degrees")]
 Lon = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False, description="WGS84 degrees")]
 Codes = Annotated[list[Code], Field(max_length=100)]
+
+
+def _market_time(value: object) -> datetime | None:
+    """The contract's one time rule (:func:`gigmatch.times.to_market_time`) for API fields."""
+    try:
+        return to_market_time(value)
+    except TimeValueError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _required_market_time(value: object) -> datetime:
+    out = _market_time(value)
+    if out is None:
+        raise ValueError("is required")
+    return out
+
+
+_TIME_SCHEMA = {"type": "string", "format": "date-time", "description": "ISO 8601; no offset = market time"}
+MarketTime = Annotated[datetime, PlainValidator(_required_market_time), WithJsonSchema(_TIME_SCHEMA)]
+OptionalMarketTime = Annotated[
+    datetime | None,
+    PlainValidator(_market_time),
+    WithJsonSchema({"anyOf": [_TIME_SCHEMA, {"type": "null"}]}),
+]
 
 
 class Strict(BaseModel):
@@ -30,9 +76,9 @@ class WorkerBase(Strict):
     no_shows: int = Field(0, ge=0, le=10_000_000)
     max_travel_km: float = Field(15.0, gt=0, le=20_000, allow_inf_nan=False)
     min_daily_wage: float | None = Field(None, ge=0, le=1e6, allow_inf_nan=False)
-    registered_at: datetime | None = None
-    available_from: datetime | None = None
-    available_until: datetime | None = None
+    registered_at: OptionalMarketTime = None
+    available_from: OptionalMarketTime = None
+    available_until: OptionalMarketTime = None
 
 
 class WorkerIn(WorkerBase):
@@ -60,13 +106,19 @@ class JobBase(Strict):
     lat: Lat
     lon: Lon
     headcount: int = Field(1, ge=1, le=10_000)
-    employer_id: Annotated[str, Field(max_length=200)] = ""
+    employer_id: Annotated[str, Field(max_length=200, pattern=NO_CONTROL)] = ""
     required_certificates: Codes = Field(default_factory=list)
     daily_wage: float | None = Field(None, ge=0, le=1e6, allow_inf_nan=False)
-    start_time: datetime | None = None
-    end_time: datetime | None = None
-    posted_at: datetime | None = None
+    start_time: OptionalMarketTime = None
+    end_time: OptionalMarketTime = None
+    posted_at: OptionalMarketTime = None
     risk_level: int = Field(1, ge=1, le=4)
+
+    @model_validator(mode="after")
+    def _ends_after_start(self):
+        if self.start_time is not None and self.end_time is not None and self.end_time < self.start_time:
+            raise ValueError("end_time is before start_time")
+        return self
 
 
 class JobIn(JobBase):
@@ -198,7 +250,7 @@ class RecommendResponse(BaseModel):
 
 
 class EventIn(Strict):
-    ts: datetime
+    ts: MarketTime
     job_id: Id
     worker_id: Id
     event: Literal["shown", "declined", "applied", "hired", "completed", "no_show", "rated"]

@@ -32,6 +32,7 @@ import pandas as pd
 from features.encode import JobTable, WorkerTable, encode_jobs, encode_workers, trade_median_wages
 from features.history import WorkerHistory
 from gigmatch.contract import Market, empty_table, serialise_table, validate_table
+from gigmatch.times import market_now
 from matcher.retrieval import GeoIndex
 
 SCHEMA = """
@@ -361,7 +362,7 @@ class Store:
     def _with_history(snap: Snapshot, history: WorkerHistory, job_hired: np.ndarray) -> Snapshot:
         J = snap.jobs
         now = time.time()
-        started = np.nan_to_num(J.start_s, nan=np.inf) <= now
+        started = np.nan_to_num(J.start_s, nan=np.inf) <= market_now()
         job_open = (job_hired < J.headcount) & ~started & ~J.employer_blacklisted
         return replace(snap, history=history, job_open=job_open, job_hired=job_hired, built_at=now)
 

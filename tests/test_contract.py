@@ -53,7 +53,7 @@ def test_good_workers_are_normalised(tmp_path):
         ),
         (
             "worker_id,lat,lon,skills,registered_at\nw1,26,117,x,2026-13-45\n",
-            "workers.csv: row 1, column 'registered_at': '2026-13-45' is not an ISO 8601 date or time",
+            "workers.csv: row 1, column 'registered_at': '2026-13-45' is not an ISO 8601 date or time (YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS[.fff]][Z|+HH:MM])",
         ),
         (
             "worker_id,lat,lon,skills,certificates\nw1,26,117,x,welding_cert@31/01/2027\n",
@@ -65,7 +65,7 @@ def test_good_workers_are_normalised(tmp_path):
         ),
         (
             "worker_id,lat,lon,skills,rating_count\nw1,26,117,x,-3\n",
-            "workers.csv: row 1, column 'rating_count': -3 is outside >= 0",
+            "workers.csv: row 1, column 'rating_count': -3 is outside [0, 10000000]",
         ),
         ("worker_id,lat,lon,skills\n,26,117,x\n", "workers.csv: row 1, column 'worker_id': is required"),
     ],

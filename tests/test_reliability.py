@@ -1,7 +1,12 @@
 """Reliability and security: fuzzing, hostile inputs, overload, access control and log privacy.
 
-The schemathesis fuzz runs ``GIGMATCH_FUZZ_EXAMPLES`` generated cases per operation (default 200)
-against a real server with an operator key: no 5xx, and every response matches its documented schema.
+The schemathesis fuzz runs against a real server with an operator key, in two phases: every operation
+on its own (``GIGMATCH_FUZZ_EXAMPLES`` generated cases each, default 200), then the stateful phase,
+which follows the API's OpenAPI links (a stored worker is recommended jobs and deleted; a stored job is
+ranked, assigned and deleted) for ``GIGMATCH_FUZZ_STATEFUL`` scenarios (default 30). No 5xx, and every
+response matches its documented schema and content type. The generator's seed is
+``GIGMATCH_FUZZ_SEED`` (default fixed, so that ``make test`` is reproducible); a failure names it, and
+``benchmarks/fuzz_nightly.sh`` runs both phases longer with fresh seeds.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import time
 import httpx
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, seed, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
 
@@ -24,6 +29,11 @@ from gigmatch.simulate import SimulationConfig, write_simulation
 from tests.service_util import OPERATOR, Server
 
 FUZZ_EXAMPLES = int(os.environ.get("GIGMATCH_FUZZ_EXAMPLES", "200"))
+FUZZ_STATEFUL = int(os.environ.get("GIGMATCH_FUZZ_STATEFUL", "30"))
+FUZZ_SEED = int(os.environ.get("GIGMATCH_FUZZ_SEED", "20261123"))
+FUZZ_WORKERS = int(os.environ.get("GIGMATCH_FUZZ_WORKERS", "400"))  # size of the fuzzed market
+FUZZ_REGION = os.environ.get("GIGMATCH_FUZZ_REGION", "将乐县")
+FUZZ_CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]
 
 
 @pytest.fixture(scope="module")
@@ -34,8 +44,22 @@ def tiny_market(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def fuzz_server(tiny_market, tmp_path_factory):
-    srv = Server(tmp_path_factory.mktemp("fuzz") / "store.db", data=tiny_market)
+def server(tiny_market, tmp_path_factory):
+    srv = Server(tmp_path_factory.mktemp("hostile") / "store.db", data=tiny_market)
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def fuzz_server(tmp_path_factory):
+    """A server over a market sized and placed by the environment (a nightly run fuzzes others)."""
+    market = tmp_path_factory.mktemp("fuzz-market")
+    jobs = max(FUZZ_WORKERS // 7, 10)
+    write_simulation(
+        SimulationConfig(region=FUZZ_REGION, workers=FUZZ_WORKERS, jobs=jobs, days=5, seed=FUZZ_SEED % 1000),
+        market,
+    )
+    srv = Server(tmp_path_factory.mktemp("fuzz") / "store.db", data=market)
     yield srv
     srv.stop()
 
@@ -44,12 +68,9 @@ def fuzz_operation(operation, base_url: str, headers: dict, checks: list) -> int
     """Run generated cases against one operation; returns how many ran (raises on the first failure)."""
     count = [0]
 
+    @seed(FUZZ_SEED)
     @settings(
-        max_examples=FUZZ_EXAMPLES,
-        deadline=None,
-        suppress_health_check=list(HealthCheck),
-        derandomize=True,
-        database=None,
+        max_examples=FUZZ_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None
     )
     @given(case=operation.as_strategy())
     def run(case):
@@ -64,13 +85,69 @@ def test_fuzz_every_operation_no_5xx_and_responses_match_schema(fuzz_server):
     # Driven through schemathesis' Python API (its pytest plugin does not load under pytest 9).
     api = schemathesis.openapi.from_url(fuzz_server.url + "/openapi.json")
     headers = {"Authorization": f"Bearer {OPERATOR}"}
-    checks = [not_a_server_error, response_schema_conformance, content_type_conformance]
     ran = {}
     for result in api.get_all_operations():
         operation = result.ok()
-        ran[operation.label] = fuzz_operation(operation, fuzz_server.url, headers, checks)
+        try:
+            ran[operation.label] = fuzz_operation(operation, fuzz_server.url, headers, FUZZ_CHECKS)
+        except Exception as exc:
+            raise AssertionError(
+                f"{operation.label} failed with GIGMATCH_FUZZ_SEED={FUZZ_SEED}: {exc}"
+            ) from exc
     assert len(ran) >= 12, ran
     assert all(n > 0 for n in ran.values()), ran
+
+
+def test_fuzz_stateful_sequences_follow_the_links(fuzz_server):
+    """Stateful phase: sequences of calls along the OpenAPI links, with data from earlier responses."""
+    api = schemathesis.openapi.from_url(fuzz_server.url + "/openapi.json")
+    links = {
+        name
+        for path in api.raw_schema["paths"].values()
+        for op in path.values()
+        for response in op.get("responses", {}).values()
+        for name in response.get("links", {})
+    }
+    assert {"RecommendJobs", "DeleteWorker", "RankWorkers", "AssignJob", "DeleteJob"} <= links
+    steps: list[str] = []
+    stored: set[str] = set()  # ids a PUT stored
+    reused: list[str] = []  # later calls that named one of them (a link followed)
+
+    class Machine(api.as_state_machine()):
+        def get_call_kwargs(self, case):
+            return {"headers": {"Authorization": f"Bearer {OPERATOR}"}, "base_url": fuzz_server.url}
+
+        def validate_response(self, response, case, **kwargs):
+            steps.append(f"{case.method} {case.path} {response.status_code}")
+            ids = {str(v) for v in (case.path_parameters or {}).values()}
+            body = case.body if isinstance(case.body, dict) else {}
+            ids |= {str(body.get(k)) for k in ("job_id", "worker_id") if k in body}
+            ids |= (
+                {str(j) for j in body.get("job_ids", []) or []}
+                if isinstance(body.get("job_ids"), list)
+                else set()
+            )
+            if case.method == "PUT" and response.status_code == 200:
+                stored.update(ids)
+            elif ids & stored:
+                reused.append(steps[-1])
+            case.validate_response(response, checks=FUZZ_CHECKS)
+
+    machine = seed(FUZZ_SEED)(Machine)
+    try:
+        machine.run(
+            settings=settings(
+                max_examples=FUZZ_STATEFUL,
+                stateful_step_count=8,
+                deadline=None,
+                suppress_health_check=list(HealthCheck),
+                database=None,
+            )
+        )
+    except Exception as exc:
+        raise AssertionError(f"stateful fuzz failed with GIGMATCH_FUZZ_SEED={FUZZ_SEED}: {exc}") from exc
+    # the phase really chained calls: a stored worker or job was used by a later, linked call
+    assert stored and reused, (len(stored), steps[:20])
 
 
 HOSTILE = [
@@ -111,21 +188,44 @@ HOSTILE = [
         422,
         "start_time",
     ),
+    (
+        "year 1 with an offset (issue #19: was a 500)",
+        "/v1/events",
+        '{"events": [{"event": "hired", "job_id": "0", "ts": "0001-01-01T00:00:00.0+05:00",'
+        ' "worker_id": "0", "event_id": "0", "rating": 1.0}]}',
+        422,
+        "events.0.ts",
+    ),
+    (
+        "year 9999 with a negative offset",
+        "/v1/rank",
+        '{"job": {"trade": "x", "lat": 26, "lon": 117, "start_time": "9999-12-31T23:00:00-05:00"}}',
+        422,
+        "job.start_time",
+    ),
+    (
+        "epoch seconds as a time",
+        "/v1/events",
+        '{"events": [{"event": "shown", "job_id": "j", "ts": 1700000000, "worker_id": "w"}]}',
+        422,
+        "events.0.ts",
+    ),
+    ("control character in an id", "/v1/recommend", '{"worker_id": "w\\u0000"}', 422, "worker_id"),
     ("not json", "/v1/events", "{events: [", 422, "JSON"),
     ("empty events", "/v1/events", '{"events": []}', 422, "events"),
 ]
 
 
 @pytest.mark.parametrize(("name", "path", "raw", "status", "needle"), HOSTILE, ids=[h[0] for h in HOSTILE])
-def test_hostile_inputs_get_clear_4xx(fuzz_server, name, path, raw, status, needle):
-    with fuzz_server.client() as c:
+def test_hostile_inputs_get_clear_4xx(server, name, path, raw, status, needle):
+    with server.client() as c:
         r = c.post(path, content=raw, headers={"Content-Type": "application/json"})
     assert r.status_code == status, r.text
     assert needle in r.json()["detail"]
 
 
-def test_hostile_but_valid_inputs_get_correct_answers(fuzz_server):
-    with fuzz_server.client() as c:
+def test_hostile_but_valid_inputs_get_correct_answers(server):
+    with server.client() as c:
         # unknown trade and empty skill lists: valid, answered
         r = c.post("/v1/rank", json={"job": {"trade": "无人机植保", "lat": 26.73, "lon": 117.47}, "limit": 5})
         assert r.status_code == 200 and r.json()["candidates"] == []
@@ -151,7 +251,7 @@ def test_hostile_but_valid_inputs_get_correct_answers(fuzz_server):
         assert too_many.status_code == 422 and "candidate_ids" in too_many.json()["detail"]
 
 
-def test_five_megabyte_body_is_refused_with_413(fuzz_server):
+def test_five_megabyte_body_is_refused_with_413(server):
     blob = json.dumps(
         {
             "events": [
@@ -161,7 +261,7 @@ def test_five_megabyte_body_is_refused_with_413(fuzz_server):
         }
     )
     assert len(blob) > 5_000_000
-    with fuzz_server.client() as c:
+    with server.client() as c:
         r = c.post("/v1/events", content=blob, headers={"Content-Type": "application/json"})
         assert r.status_code == 413 and "larger than" in r.json()["detail"]
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import time
-
 from fastapi import APIRouter, HTTPException
 
+from gigmatch.times import market_now
 from matcher.assign import run_batch
 from service.app import OperatorAuth, StateDep, work_slot
 from service.schemas import ERROR_RESPONSES, AssignRequest, AssignResponse
@@ -38,7 +37,7 @@ def assign(body: AssignRequest, state: StateDep) -> dict:
             objective=body.objective,
             worker_capacity=body.worker_capacity,
             min_score=body.min_score,
-            asof_s=time.time(),
+            asof_s=market_now(),
         )
         return {
             "assignments": result.assignments.to_dict("records"),

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 from fastapi import APIRouter, HTTPException, Response
 
+from gigmatch.times import market_now
 from service.app import BackendAuth, StateDep, work_slot
 from service.ranking import encode_request_job, encode_request_worker, rank_job, recommend_jobs
 from service.schemas import (
@@ -62,7 +61,7 @@ def rank(body: RankRequest, state: StateDep, response: Response) -> dict:
             rows,
             max_km,
             body.limit,
-            time.time(),
+            market_now(),
             timings,
             rerank_top=state.settings.rerank_top,
         )
@@ -86,6 +85,6 @@ def recommend(body: RecommendRequest, state: StateDep) -> dict:
         else:
             W, w = encode_request_worker(_row(body.worker, worker_id="request"), snap), 0
         result = recommend_jobs(
-            snap, scorer, W, w, body.max_km, body.limit, time.time(), state.settings.rerank_top
+            snap, scorer, W, w, body.max_km, body.limit, market_now(), state.settings.rerank_top
         )
         return {"model_version": scorer.version, **result}

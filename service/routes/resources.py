@@ -18,8 +18,26 @@ router = APIRouter(
 )
 PathId = Annotated[str, Path(min_length=1, max_length=200)]
 
+# OpenAPI links (operation ids are the route function names): what a client, and the stateful fuzzer,
+# can do with a stored worker or job next
+WORKER_LINKS = {
+    "RecommendJobs": {"operationId": "recommend", "requestBody": {"worker_id": "$request.path.worker_id"}},
+    "DeleteWorker": {"operationId": "delete_worker", "parameters": {"worker_id": "$request.path.worker_id"}},
+    "PutWorkerAgain": {"operationId": "put_worker", "parameters": {"worker_id": "$request.path.worker_id"}},
+}
+JOB_LINKS = {
+    "RankWorkers": {"operationId": "rank", "requestBody": {"job_id": "$request.path.job_id"}},
+    "AssignJob": {"operationId": "assign", "requestBody": {"job_ids": ["$request.path.job_id"]}},
+    "DeleteJob": {"operationId": "delete_job", "parameters": {"job_id": "$request.path.job_id"}},
+}
 
-@router.put("/workers/{worker_id}", response_model=Stored, summary="Create or replace a worker")
+
+@router.put(
+    "/workers/{worker_id}",
+    response_model=Stored,
+    summary="Create or replace a worker",
+    responses={200: {"links": WORKER_LINKS}},
+)
 def put_worker(worker_id: PathId, body: WorkerIn, state: StateDep) -> dict:
     state.store.upsert_worker(_row(body, worker_id=worker_id))
     return {"id": worker_id, "status": "stored"}
@@ -32,7 +50,12 @@ def delete_worker(worker_id: PathId, state: StateDep) -> dict:
     return {"id": worker_id, "status": "deleted"}
 
 
-@router.put("/jobs/{job_id}", response_model=Stored, summary="Create or replace a job")
+@router.put(
+    "/jobs/{job_id}",
+    response_model=Stored,
+    summary="Create or replace a job",
+    responses={200: {"links": JOB_LINKS}},
+)
 def put_job(job_id: PathId, body: JobIn, state: StateDep) -> dict:
     state.store.upsert_job(_row(body, job_id=job_id))
     return {"id": job_id, "status": "stored"}
