@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from features.market import MarketStats
 from gigmatch.contract import Market
 from gigmatch.taxonomy import Taxonomy, default_taxonomy
 
@@ -181,7 +182,7 @@ class JobTable:
     lon: np.ndarray
     headcount: np.ndarray
     daily_wage: np.ndarray
-    trade_median_wage: np.ndarray
+    stats: MarketStats  # point-in-time market statistics (the trade's local median wage as of a time)
     start_s: np.ndarray
     posted_s: np.ndarray
     open_to_all: np.ndarray
@@ -282,29 +283,22 @@ def _related_matrix(skills: sp.csr_matrix, trades: Vocab, tax: Taxonomy) -> sp.c
     return m
 
 
-def trade_median_wages(jobs: pd.DataFrame) -> dict[str, float]:
-    """Median offered daily wage per trade over a jobs frame (the local market's going rate)."""
-    wages = jobs[["trade", "daily_wage"]].dropna()
-    return wages.groupby("trade")["daily_wage"].median().to_dict()
-
-
 def encode_jobs(
     jobs: pd.DataFrame,
     workers: WorkerTable,
     employers: pd.DataFrame | None = None,
     *,
-    median_wages: dict[str, float] | None = None,
+    stats: MarketStats | None = None,
     taxonomy: Taxonomy | None = None,
 ) -> JobTable:
     """Encode a validated ``jobs`` frame against the workers' vocabularies.
 
-    ``median_wages`` (trade -> yuan) defaults to the medians over ``jobs`` itself; the service passes
-    the store's medians so that a single posted job is compared with the whole local market.
+    ``stats`` (point-in-time market statistics) defaults to those of ``jobs`` itself; the service
+    passes the store's, so that a single posted job is compared with the whole local market.
     """
     tax = taxonomy or default_taxonomy()
     n = len(jobs)
     codes = jobs["trade"].to_numpy(dtype=object)
-    medians = median_wages if median_wages is not None else trade_median_wages(jobs)
     req_lists = [
         list(dict.fromkeys([*tax.required_certificates(t), *extra]))
         for t, extra in zip(codes, jobs["required_certificates"], strict=True)
@@ -334,7 +328,7 @@ def encode_jobs(
         lon=jobs["lon"].to_numpy(dtype=np.float64),
         headcount=jobs["headcount"].to_numpy(dtype=np.int64),
         daily_wage=jobs["daily_wage"].to_numpy(dtype=np.float64),
-        trade_median_wage=np.array([medians.get(t, np.nan) for t in codes], dtype=np.float64),
+        stats=stats if stats is not None else MarketStats.from_jobs(jobs),
         start_s=_seconds(jobs["start_time"]),
         posted_s=_seconds(jobs["posted_at"]),
         open_to_all=np.array([tax.open_to_all(t) for t in codes], dtype=bool),
@@ -352,6 +346,7 @@ def encode_jobs(
     )
 
 
-def encode_market(market: Market, taxonomy: Taxonomy | None = None) -> tuple[WorkerTable, JobTable]:
-    workers = encode_workers(market.workers, taxonomy)
-    return workers, encode_jobs(market.jobs, workers, market.employers, taxonomy=taxonomy)
+def encode_market(market: Market) -> tuple[WorkerTable, JobTable]:
+    """Workers and jobs of a validated market, encoded with the market's own vocabulary."""
+    workers = encode_workers(market.workers, market.taxonomy)
+    return workers, encode_jobs(market.jobs, workers, market.employers, taxonomy=market.taxonomy)

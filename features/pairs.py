@@ -227,6 +227,19 @@ def _pool_percentile(group: np.ndarray, distance: np.ndarray) -> np.ndarray:
     return out
 
 
+def _trade_median_wage(jobs: JobTable, job: np.ndarray, asof: np.ndarray) -> np.ndarray:
+    """The job's trade median wage as of each pair's time, shape (n_pairs,); once per job when the
+    as-of time is shared (serving and batch runs), else per pair (training)."""
+    if _is_constant(asof) and len(job):
+        if _is_constant(job):  # one job (the API): one lookup
+            return np.full(len(job), jobs.stats.median_wage(jobs.trade_code[job[:1]], asof[0])[0])
+        if len(job) >= len(jobs):  # a batch over many jobs: every job once, then a gather
+            return jobs.stats.median_wage(jobs.trade_code, asof[0])[job]
+        jobs_u, inverse = np.unique(job, return_inverse=True)
+        return jobs.stats.median_wage(jobs.trade_code[jobs_u], asof[0])[inverse]
+    return jobs.stats.median_wage(jobs.trade_code[job], asof)
+
+
 def _is_constant(a: np.ndarray) -> bool:
     return len(a) == 0 or bool(a[0] == a[-1] and (a == a[0]).all())
 
@@ -342,7 +355,7 @@ def build_pairs(
     available = ~((start_s < a_from) | (start_s > a_until + SECONDS_PER_DAY))
     with np.errstate(divide="ignore", invalid="ignore"):
         wage_min = jobs.daily_wage[job] / workers.min_daily_wage[worker]
-        wage_med = jobs.daily_wage[job] / jobs.trade_median_wage[job]
+        wage_med = jobs.daily_wage[job] / _trade_median_wage(jobs, job, asof)
     wage_min = np.where(np.isfinite(wage_min), wage_min, np.nan)
     wage_med = np.where(np.isfinite(wage_med), wage_med, np.nan)
 

@@ -48,7 +48,18 @@ _finite_float = _checked(float, math.isfinite, "a finite number", "a number")
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
+    from gigmatch.contract import load_vocabulary
     from gigmatch.simulate import SimulationConfig, write_simulation
+
+    taxonomy = None
+    if args.taxonomy is not None:
+        if not args.taxonomy.is_dir():
+            raise CLIError(f"--taxonomy {args.taxonomy}: not a folder with trades/certificates tables")
+        taxonomy = load_vocabulary(args.taxonomy)
+        if taxonomy.is_built_in:
+            raise CLIError(
+                f"--taxonomy {args.taxonomy}: holds no trades.csv/.parquet or certificates.csv/.parquet"
+            )
 
     config = SimulationConfig(
         region=args.region,
@@ -59,7 +70,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         start=args.start,
         shown_per_job=args.shown_per_job,
     )
-    summary = write_simulation(config, args.out, fmt=args.format)
+    summary = write_simulation(config, args.out, fmt=args.format, taxonomy=taxonomy)
     print(
         f"simulated {summary['region']['full_name']}: {summary['workers']} workers, {summary['jobs']} jobs, "
         f"{summary['events']} events ({summary['shown_pairs']} shown pairs) -> {args.out}"
@@ -68,18 +79,29 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from gigmatch.contract import load_market
+    from gigmatch.contract import Readings, load_market
+    from gigmatch.vocabulary import format_report, vocabulary_report
 
-    m = load_market(args.data)
+    readings = Readings()
+    m = load_market(args.data, readings=readings)
+    report = vocabulary_report(m, readings)
+    if args.json:
+        counts = {t: len(getattr(m, t)) for t in ("workers", "jobs", "employers", "events")}
+        print(json.dumps({**counts, "vocabulary": report}, ensure_ascii=False, indent=1))
+    else:
+        print(format_report(m, report))
+    return 0
+
+
+def cmd_taxonomy(args: argparse.Namespace) -> int:
+    from gigmatch.contract import write_vocabulary
+    from gigmatch.taxonomy import default_taxonomy
+
+    tax = default_taxonomy()
+    write_vocabulary(tax, args.out, fmt=args.format)
     print(
-        json.dumps(
-            {
-                "workers": len(m.workers),
-                "jobs": len(m.jobs),
-                "employers": len(m.employers),
-                "events": len(m.events),
-            }
-        )
+        f"wrote the built-in taxonomy ({len(tax.trades)} trades, {len(tax.certificates)} certificates) as "
+        f"{args.out / ('trades.' + args.format)} and {args.out / ('certificates.' + args.format)}"
     )
     return 0
 
@@ -100,12 +122,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--start", default="2026-09-01", help="first day of the log, YYYY-MM-DD")
     p.add_argument("--shown-per-job", type=_positive_int, default=30)
     p.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    p.add_argument(
+        "--taxonomy",
+        type=Path,
+        help="folder with trades/certificates tables: simulate a market that speaks this vocabulary",
+    )
     p.add_argument("--out", required=True, type=Path)
     p.set_defaults(func=cmd_simulate)
 
-    p = sub.add_parser("validate", help="validate a market folder against the data contract")
+    p = sub.add_parser(
+        "validate", help="validate a market folder and report how its trade and certificate codes were read"
+    )
     p.add_argument("--data", required=True, type=Path)
+    p.add_argument("--json", action="store_true", help="the counts and the vocabulary report as JSON")
     p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("taxonomy", help="the built-in trade and certificate taxonomy")
+    p.add_argument("action", choices=["export"], help="export: write it as trades/certificates tables")
+    p.add_argument(
+        "--out", required=True, type=Path, help="folder to write trades.csv and certificates.csv to"
+    )
+    p.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    p.set_defaults(func=cmd_taxonomy)
 
     for register in _EXTRA_COMMANDS:
         register(sub)

@@ -1,8 +1,11 @@
 """The market data contract: table schemas, reading, validation and writing.
 
-A market is a folder of tables (``workers``, ``jobs``, ``employers``, ``events``), each a ``.csv`` or
-``.parquet`` file chosen by extension. Every table is validated once, here, at the boundary; the rest
-of the code trusts the normalised frames this module returns.
+A market is a folder of tables (``workers``, ``jobs``, ``employers``, ``events``, and optionally its own
+vocabulary: ``trades`` and ``certificates``), each a ``.csv`` or ``.parquet`` file chosen by extension.
+CSV files are read as UTF-8 (with or without a byte-order mark) or GB18030, the encoding Chinese
+Excel saves in. Every table is validated once, here, at the boundary; the rest of the code trusts the
+normalised frames this module returns. Trade and certificate codes are normalised through the market's
+vocabulary (:mod:`gigmatch.taxonomy`), its own when it declares one, else the built-in one.
 
 A bad file is refused with one line naming the file, the row and the column, e.g.::
 
@@ -14,7 +17,9 @@ Rows are counted from 1 over data rows (the header is not a row), so row N of a 
 from __future__ import annotations
 
 import datetime
+import io
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,12 +27,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gigmatch.taxonomy import Taxonomy, default_taxonomy
+from gigmatch.taxonomy import Taxonomy, VocabularyError, default_taxonomy
 from gigmatch.times import TimeValueError, format_market_times, to_market_times
 
 EVENT_TYPES = ("shown", "declined", "applied", "hired", "completed", "no_show", "rated")
 TABLES = ("workers", "jobs", "employers", "events")
+VOCABULARY_TABLES = ("trades", "certificates")  # optional: a market's own vocabulary
 REQUIRED_TABLES = ("workers", "jobs")
+ENCODINGS = ("utf-8-sig", "gb18030")  # CSV files: UTF-8 with or without BOM, then Chinese Excel's default
 DEFAULT_MAX_TRAVEL_KM = 15.0
 MAX_HEADCOUNT = 10_000
 # cells holding one of these (after stripping blanks) are missing, as spreadsheet and pandas exports write them
@@ -50,12 +57,13 @@ class Column:
     """One column of a table: its kind, whether it is required, its default and valid range."""
 
     name: str
-    kind: str  # id | str | float | int | bool | datetime | list | skills | certs | event
+    kind: str  # id | str | float | int | bool | datetime | list | skills | certs | related | event
     required: bool = False
     default: Any = None
     lo: float | None = None
     hi: float | None = None
     doc: str = ""
+    vocab: str | None = None  # "trade" | "certificate": codes normalised through the market's vocabulary
 
 
 SCHEMAS: dict[str, list[Column]] = {
@@ -63,14 +71,21 @@ SCHEMAS: dict[str, list[Column]] = {
         Column("worker_id", "id", True, doc="unique worker id"),
         Column("lat", "float", True, lo=-90, hi=90, doc="home latitude, WGS84 degrees"),
         Column("lon", "float", True, lo=-180, hi=180, doc="home longitude, WGS84 degrees"),
-        Column("skills", "skills", True, doc="trade codes, each optionally `code:years`; may be empty"),
+        Column(
+            "skills",
+            "skills",
+            True,
+            doc="trade codes, each optionally `code:years`; may be empty",
+            vocab="trade",
+        ),
         Column(
             "certificates",
             "certs",
             default="",
             doc="certificate codes, each optionally `code@YYYY-MM-DD` expiry",
+            vocab="certificate",
         ),
-        Column("preferred_trades", "list", default="", doc="trades the worker wants to do"),
+        Column("preferred_trades", "list", default="", doc="trades the worker wants to do", vocab="trade"),
         Column(
             "rating_avg",
             "float",
@@ -112,13 +127,17 @@ SCHEMAS: dict[str, list[Column]] = {
     ],
     "jobs": [
         Column("job_id", "id", True, doc="unique job id"),
-        Column("trade", "str", True, doc="trade code (or a name/synonym from the taxonomy)"),
+        Column("trade", "str", True, doc="trade code (or a name/synonym from the vocabulary)", vocab="trade"),
         Column("lat", "float", True, lo=-90, hi=90, doc="work-site latitude, WGS84 degrees"),
         Column("lon", "float", True, lo=-180, hi=180, doc="work-site longitude, WGS84 degrees"),
         Column("headcount", "int", default=1, lo=1, hi=MAX_HEADCOUNT, doc="workers wanted (slots)"),
         Column("employer_id", "str", default="", doc="posting employer"),
         Column(
-            "required_certificates", "list", default="", doc="certificates required on top of the trade's own"
+            "required_certificates",
+            "list",
+            default="",
+            doc="certificates required on top of the trade's own",
+            vocab="certificate",
         ),
         Column("daily_wage", "float", default=np.nan, lo=0, hi=1e6, doc="offered daily wage, yuan"),
         Column("start_time", "datetime", default=pd.NaT, doc="work starts"),
@@ -140,21 +159,60 @@ SCHEMAS: dict[str, list[Column]] = {
         Column("rating", "float", default=np.nan, lo=1, hi=5, doc="rating 1-5, required for `rated`"),
         Column("event_id", "str", default="", doc="idempotency key; default job|worker|event|ts"),
     ],
+    "trades": [
+        Column("trade", "id", True, doc="trade code"),
+        Column("name_zh", "str", default="", doc="Chinese name (read as this trade in every table)"),
+        Column("name_en", "str", default="", doc="English name (read as this trade)"),
+        Column("synonyms", "list", default="", doc="other names read as this trade"),
+        Column(
+            "required_certificates",
+            "list",
+            default="",
+            doc="certificate codes every job of the trade needs",
+            vocab="certificate",
+        ),
+        Column("skill_required", "bool", default=True, doc="false: entry-level, anyone may take it"),
+        Column(
+            "related", "related", default="", doc="`code:credit` skill credit from related trades, (0, 1]"
+        ),
+        Column("typical_daily_wage", "float", default=np.nan, lo=0, hi=1e6, doc="typical daily wage, yuan"),
+    ],
+    "certificates": [
+        Column("certificate", "id", True, doc="certificate code"),
+        Column("name_zh", "str", default="", doc="Chinese name (read as this certificate)"),
+        Column("name_en", "str", default="", doc="English name (read as this certificate)"),
+        Column("synonyms", "list", default="", doc="other names read as this certificate"),
+    ],
 }
 
 
 _COLUMNS = {table: {c.name: c for c in cols} for table, cols in SCHEMAS.items()}
+# list kinds whose tokens carry a number, and the column it is returned in
+_EXTRA_COLUMN = {"skills": "skill_years", "certs": "certificate_expiry", "related": "related_credit"}
 
 
 @dataclass
 class Market:
-    """A validated market: normalised frames, one per table (``employers`` and ``events`` may be empty)."""
+    """A validated market: normalised frames, one per table (``employers`` and ``events`` may be empty).
+
+    ``taxonomy`` is the vocabulary the frames were normalised with: the market's own (read from its
+    ``trades`` and ``certificates`` tables) or the built-in one.
+    """
 
     workers: pd.DataFrame
     jobs: pd.DataFrame
     employers: pd.DataFrame = field(default_factory=lambda: empty_table("employers"))
     events: pd.DataFrame = field(default_factory=lambda: empty_table("events"))
     source: str = ""
+    taxonomy: Taxonomy = field(default_factory=default_taxonomy)
+
+
+class Readings(Counter):
+    """How codes in the tables were read: ``(vocab, column, text, code, how) -> count``.
+
+    Pass one to :func:`validate_table` or :func:`load_market` to collect it (the vocabulary report of
+    ``gigmatch validate``); ``how`` is ``code``, ``name``, ``synonym`` or ``unknown``.
+    """
 
 
 def empty_table(table: str) -> pd.DataFrame:
@@ -276,15 +334,29 @@ def _parse_ids(raw: pd.Series, col: Column, source: str) -> np.ndarray:
     return values
 
 
+def _normaliser(col: Column, tax: Taxonomy, readings: Readings | None, table: str):
+    """``text -> code`` for the column's vocabulary (identity without one), recording readings if asked."""
+    if col.vocab is None:
+        return lambda text: str(text).strip()
+    read = tax.read_trade if col.vocab == "trade" else tax.read_certificate
+    if readings is None:
+        return tax.trade_code if col.vocab == "trade" else tax.certificate_code
+
+    def normalise(text: str) -> str:
+        reading = read(text)
+        readings[(col.vocab, f"{table}.{col.name}", str(text).strip(), reading.code, reading.how)] += 1
+        return reading.code
+
+    return normalise
+
+
 def _parse_token_lists(
-    raw: pd.Series, col: Column, source: str, tax: Taxonomy
+    raw: pd.Series, col: Column, source: str, normalise
 ) -> tuple[list[list[str]], list[list[float]] | None]:
-    """Split list cells; normalise codes; parse `code:years` (skills) or `code@date` (certificates)."""
+    """Split list cells; normalise codes; parse `code:years` (skills), `code@date` (certificates) or
+    `code:credit` (related trades)."""
     codes_out: list[list[str]] = []
     extra_out: list[list[float]] = []
-    normalise = (
-        tax.certificate_code if col.kind == "certs" or col.name == "required_certificates" else tax.trade_code
-    )
     for pos, value in enumerate(raw.tolist()):
         codes: list[str] = []
         extra: list[float] = []
@@ -300,6 +372,15 @@ def _parse_token_lists(
                 if not (np.isfinite(y) and 0 <= y <= 80):
                     raise _fail(source, pos, col.name, f"{token!r}: years must be a number 0-80 after ':'")
                 extra.append(y)
+            elif col.kind == "related":
+                code, sep, credit = token.rpartition(":")
+                try:
+                    c = float(credit) if sep else float("nan")
+                except ValueError:
+                    c = float("nan")
+                if not (np.isfinite(c) and 0 < c <= 1):
+                    raise _fail(source, pos, col.name, f"{token!r}: needs a credit in (0, 1] after ':'")
+                extra.append(c)
             elif col.kind == "certs":
                 code, sep, date = token.partition("@")
                 if sep:
@@ -322,14 +403,19 @@ def _parse_token_lists(
             codes.append(code)
         codes_out.append(codes)
         extra_out.append(extra)
-    return codes_out, (extra_out if col.kind in ("skills", "certs") else None)
+    return codes_out, (extra_out if col.kind in ("skills", "certs", "related") else None)
 
 
 # ---------------------------------------------------------------------------------------------------
 
 
 def validate_table(
-    raw: pd.DataFrame, table: str, source: str | None = None, taxonomy: Taxonomy | None = None
+    raw: pd.DataFrame,
+    table: str,
+    source: str | None = None,
+    taxonomy: Taxonomy | None = None,
+    *,
+    readings: Readings | None = None,
 ) -> pd.DataFrame:
     """Validate a raw table and return it normalised.
 
@@ -337,15 +423,19 @@ def validate_table(
     ----------
     raw : DataFrame
         The table as read; cells may be strings (CSV) or typed values (Parquet).
-    table : {"workers", "jobs", "employers", "events"}
+    table : {"workers", "jobs", "employers", "events", "trades", "certificates"}
     source : str, optional
         Name used in error messages (the file name). Defaults to ``"<table>"``.
+    taxonomy : Taxonomy, optional
+        The vocabulary that trade and certificate codes are normalised through; default built-in.
+    readings : Readings, optional
+        Collects how every trade and certificate text was read (for the vocabulary report).
 
     Returns
     -------
     DataFrame with every schema column present, typed and defaulted. List columns hold Python lists;
-    ``skills`` adds ``skill_years`` (years per skill) and ``certificates`` adds ``certificate_expiry``
-    (expiry as days since 1970-01-01, ``inf`` when none).
+    ``skills`` adds ``skill_years`` (years per skill), ``certificates`` adds ``certificate_expiry``
+    (expiry as days since 1970-01-01, ``inf`` when none) and ``related`` adds ``related_credit``.
 
     Raises
     ------
@@ -353,7 +443,7 @@ def validate_table(
         On the first problem found, naming the file, row and column.
     """
     if table not in SCHEMAS:
-        raise ContractError(f"unknown table {table!r}; expected one of {', '.join(TABLES)}")
+        raise ContractError(f"unknown table {table!r}; expected one of {', '.join(SCHEMAS)}")
     source = source or table
     tax = taxonomy or default_taxonomy()
     raw = raw.reset_index(drop=True)
@@ -364,9 +454,8 @@ def validate_table(
     n = len(raw)
     for col in SCHEMAS[table]:
         series = raw[col.name] if col.name in raw.columns else pd.Series([None] * n, dtype=object)
-        out[col.name] = _parse_column(series, col, source, tax, out)
+        out[col.name] = _parse_column(series, col, source, _normaliser(col, tax, readings, table), out)
     if table == "jobs":
-        out["trade"] = [tax.trade_code(t) for t in out["trade"]]
         bad = (out["end_time"] < out["start_time"]).to_numpy()
         if bad.any():
             raise _fail(source, int(np.flatnonzero(bad)[0]), "end_time", "is before start_time")
@@ -457,9 +546,12 @@ def events_table(
     return frame if first.all() else frame[first].reset_index(drop=True)
 
 
-def _parse_column(series: pd.Series, col: Column, source: str, tax: Taxonomy, out: pd.DataFrame) -> Any:
+def _parse_column(series: pd.Series, col: Column, source: str, normalise, out: pd.DataFrame) -> Any:
     if col.kind in ("id", "str"):
-        return _parse_ids(series, col, source)
+        values = _parse_ids(series, col, source)
+        if col.vocab is not None:
+            values = np.array([normalise(v) for v in values], dtype=object)
+        return values
     if col.kind == "float":
         return _parse_numbers(series, col, source, integer=False)
     if col.kind == "int":
@@ -475,14 +567,12 @@ def _parse_column(series: pd.Series, col: Column, source: str, tax: Taxonomy, ou
             pos = int(np.flatnonzero(bad)[0])
             raise _fail(source, pos, col.name, f"{series.iloc[pos]!r} is not one of {', '.join(EVENT_TYPES)}")
         return values.to_numpy(dtype=object)
-    if col.kind in ("list", "skills", "certs"):
+    if col.kind in ("list", "skills", "certs", "related"):
         if col.required and series.isna().any():
             raise _fail(source, int(np.flatnonzero(series.isna().to_numpy())[0]), col.name, "is required")
-        codes, extra = _parse_token_lists(series, col, source, tax)
-        if col.kind == "skills":
-            out["skill_years"] = pd.Series(extra, index=out.index, dtype=object)
-        elif col.kind == "certs":
-            out["certificate_expiry"] = pd.Series(extra, index=out.index, dtype=object)
+        codes, extra = _parse_token_lists(series, col, source, normalise)
+        if col.kind in _EXTRA_COLUMN:
+            out[_EXTRA_COLUMN[col.kind]] = pd.Series(extra, index=out.index, dtype=object)
         return pd.Series(codes, index=out.index, dtype=object)
     raise AssertionError(col.kind)
 
@@ -499,28 +589,80 @@ def find_table(folder: Path, table: str) -> Path | None:
     return found[0] if found else None
 
 
-def read_table(path: str | Path, table: str, taxonomy: Taxonomy | None = None) -> pd.DataFrame:
-    """Read one table file (format by extension) and validate it."""
+def read_table(
+    path: str | Path, table: str, taxonomy: Taxonomy | None = None, *, readings: Readings | None = None
+) -> pd.DataFrame:
+    """Read one table file (format by extension) and validate it.
+
+    CSV files may be UTF-8 (with or without a byte-order mark) or GB18030 (GBK), as Chinese Excel
+    saves them; anything else is refused with one line naming the encodings tried.
+    """
     path = Path(path)
     try:
         if path.suffix == ".csv":
-            raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False, encoding="utf-8")
+            raw = pd.read_csv(io.StringIO(_decode(path)), dtype=str, keep_default_na=False, na_filter=False)
         elif path.suffix == ".parquet":
             raw = pd.read_parquet(path)
         else:
             raise ContractError(f"{path.name}: unsupported extension {path.suffix!r}; use .csv or .parquet")
     except ContractError:
         raise
-    except Exception as exc:  # unreadable bytes, broken Parquet footer, ...
+    except Exception as exc:  # broken Parquet footer, ragged CSV rows, ...
         raise ContractError(f"{path.name}: cannot be read ({type(exc).__name__}: {exc})") from None
-    return validate_table(raw, table, source=path.name, taxonomy=taxonomy)
+    return validate_table(raw, table, source=path.name, taxonomy=taxonomy, readings=readings)
 
 
-def load_market(folder: str | Path, taxonomy: Taxonomy | None = None) -> Market:
-    """Read and validate every table of a market folder, including references between tables."""
+def _decode(path: Path) -> str:
+    """A CSV file's text: the first of :data:`ENCODINGS` that decodes every byte."""
+    data = path.read_bytes()
+    for encoding in ENCODINGS:
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    tried = "UTF-8 (with or without BOM), GB18030/GBK"
+    raise ContractError(f"{path.name}: cannot be decoded; tried {tried}; save it as UTF-8")
+
+
+def load_vocabulary(folder: str | Path) -> Taxonomy:
+    """The market's own vocabulary from its ``trades`` and ``certificates`` tables, else the built-in one.
+
+    When either table is present the market's vocabulary is exactly what its tables declare (a
+    missing one of the two is an empty list of that kind). Certificate codes in ``trades`` are read
+    through the certificates table; related-trade codes through the trades table itself.
+    """
+    folder = Path(folder)
+    paths = {t: find_table(folder, t) for t in VOCABULARY_TABLES}
+    if not any(paths.values()):
+        return default_taxonomy()
+    empty = Taxonomy([], [], source="empty")
+    certs = read_table(paths["certificates"], "certificates", empty) if paths["certificates"] else None
+    try:
+        cert_vocab = Taxonomy.from_frames(None, certs, source="certificates")
+        trades = read_table(paths["trades"], "trades", cert_vocab) if paths["trades"] else None
+        first = Taxonomy.from_frames(trades, certs, source=str(folder))
+        if trades is not None:  # related-trade codes may use the trades' own names and synonyms
+            trades = trades.assign(related=[[first.trade_code(c) for c in r] for r in trades["related"]])
+        return Taxonomy.from_frames(trades, certs, source=str(folder))
+    except VocabularyError as exc:
+        name = (paths["trades"] or paths["certificates"]).name
+        raise ContractError(f"{name}: {exc}") from None
+
+
+def load_market(
+    folder: str | Path, taxonomy: Taxonomy | None = None, *, readings: Readings | None = None
+) -> Market:
+    """Read and validate every table of a market folder, including references between tables.
+
+    The market's own vocabulary (``trades``/``certificates`` tables) is used when it has one, else
+    ``taxonomy`` (default: the built-in one). ``readings`` collects how trade and certificate texts
+    were read, for the vocabulary report.
+    """
     folder = Path(folder)
     if not folder.is_dir():
         raise ContractError(f"{folder}: not a market folder")
+    own = load_vocabulary(folder)
+    tax = own if not own.is_built_in else (taxonomy or own)
     tables: dict[str, pd.DataFrame] = {}
     for table in TABLES:
         path = find_table(folder, table)
@@ -529,7 +671,7 @@ def load_market(folder: str | Path, taxonomy: Taxonomy | None = None) -> Market:
                 raise ContractError(f"{folder}: missing table {table}.csv or {table}.parquet")
             tables[table] = empty_table(table)
         else:
-            tables[table] = read_table(path, table, taxonomy)
+            tables[table] = read_table(path, table, tax, readings=readings)
     events = tables["events"]
     for key, table in (("job_id", "jobs"), ("worker_id", "workers")):
         known = pd.Index(tables[table][key])
@@ -540,7 +682,9 @@ def load_market(folder: str | Path, taxonomy: Taxonomy | None = None) -> Market:
             raise ContractError(
                 f"{name}: row {pos + 1}, column '{key}': unknown {table[:-1]} {events[key].iloc[pos]!r}"
             )
-    return Market(tables["workers"], tables["jobs"], tables["employers"], events, source=str(folder))
+    return Market(
+        tables["workers"], tables["jobs"], tables["employers"], events, source=str(folder), taxonomy=tax
+    )
 
 
 def serialise_table(df: pd.DataFrame, table: str) -> pd.DataFrame:
@@ -566,6 +710,11 @@ def serialise_table(df: pd.DataFrame, table: str) -> pd.DataFrame:
                     for c, e in zip(codes, es, strict=True)
                 )
                 for codes, es in zip(s, exp, strict=True)
+            ]
+        elif col.kind == "related":
+            out[col.name] = [
+                ";".join(f"{c}:{_number_text(x)}" for c, x in zip(codes, xs, strict=True))
+                for codes, xs in zip(s, df["related_credit"], strict=True)
             ]
         elif col.kind == "list":
             out[col.name] = [";".join(v) for v in s]
@@ -599,7 +748,19 @@ def write_table(df: pd.DataFrame, path: str | Path, table: str) -> Path:
 
 
 def write_market(market: Market, folder: str | Path, fmt: str = "csv") -> Path:
+    """Write every table of ``market`` in contract form; its vocabulary too when it is the market's own."""
     folder = Path(folder)
     for table in TABLES:
         write_table(getattr(market, table), folder / f"{table}.{fmt}", table)
+    if not market.taxonomy.is_built_in:
+        write_vocabulary(market.taxonomy, folder, fmt)
+    return folder
+
+
+def write_vocabulary(taxonomy: Taxonomy, folder: str | Path, fmt: str = "csv") -> Path:
+    """Write a vocabulary as the ``trades`` and ``certificates`` tables of a market folder."""
+    folder = Path(folder)
+    trades, certs = taxonomy.to_frames()
+    write_table(trades, folder / f"trades.{fmt}", "trades")
+    write_table(certs, folder / f"certificates.{fmt}", "certificates")
     return folder

@@ -70,6 +70,9 @@ POPULAR = {
 }
 
 
+DEFAULT_DAILY_WAGE = 200.0  # yuan, for trades whose vocabulary gives no typical wage
+
+
 @dataclass(frozen=True)
 class SimulationConfig:
     region: str = "将乐县"
@@ -116,6 +119,7 @@ def simulate_market(
     popularity = np.array([POPULAR.get(t, 1.0) for t in trades])
     popularity /= popularity.sum()
     wage_typ = np.array([tax.trades[t].typical_daily_wage for t in trades])
+    wage_typ = np.where(np.isfinite(wage_typ), wage_typ, DEFAULT_DAILY_WAGE)  # a market may leave it out
     certs = sorted(tax.certificates)
     c_index = {c: i for i, c in enumerate(certs)}
     trade_certs = [[c_index[c] for c in tax.required_certificates(t)] for t in trades]
@@ -248,8 +252,10 @@ def simulate_market(
     posted = t0 + pd.to_timedelta(rng.random(n_j) * config.days * 86400, unit="s").round("s")
     start = (posted + pd.to_timedelta(rng.integers(2, 5, n_j), unit="D")).normalize() + pd.Timedelta(hours=8)
     end = start + pd.to_timedelta(rng.integers(0, 5, n_j), unit="D") + pd.Timedelta(hours=9)
-    extra_height = (rng.random(n_j) < 0.1) & np.isin(
-        job_trade, [t_index.get("installation", -1), t_index.get("electrical", -1)]
+    extra_height = (
+        (rng.random(n_j) < 0.1)
+        & np.isin(job_trade, [t_index.get("installation", -1), t_index.get("electrical", -1)])
+        & ("height_work_cert" in c_index)
     )
     jobs = pd.DataFrame(
         {
@@ -397,7 +403,7 @@ def simulate_market(
             "expected_gain_no_pair_noise": label_probs(p_apply_no_noise) @ (2.0**labels - 1),
         }
     )
-    market = Market(workers=workers, jobs=jobs, employers=employers, events=events)
+    market = Market(workers=workers, jobs=jobs, employers=employers, events=events, taxonomy=tax)
     return market, oracle
 
 
@@ -414,9 +420,15 @@ def _related_credit(tax: Taxonomy, trades: list[str], skill_mat: np.ndarray) -> 
     return out
 
 
-def write_simulation(config: SimulationConfig, out: str | Path, fmt: str = "csv") -> dict:
-    """Simulate and write the market to ``out`` and the oracle to ``out/truth/``; returns a summary."""
-    market, oracle = simulate_market(config)
+def write_simulation(
+    config: SimulationConfig, out: str | Path, fmt: str = "csv", taxonomy: Taxonomy | None = None
+) -> dict:
+    """Simulate and write the market to ``out`` and the oracle to ``out/truth/``; returns a summary.
+
+    With a market ``taxonomy`` (not the built-in one) the market speaks that vocabulary and its
+    ``trades``/``certificates`` tables are written beside the others.
+    """
+    market, oracle = simulate_market(config, taxonomy)
     out = Path(out)
     write_market(market, out, fmt=fmt)
     truth = out / "truth"

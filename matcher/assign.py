@@ -37,6 +37,7 @@ from features.encode import JobTable, WorkerTable, encode_market
 from features.history import WorkerHistory
 from features.pairs import build_pairs
 from gigmatch.contract import Market
+from gigmatch.taxonomy import Taxonomy
 from gigmatch.times import market_now
 from matcher.retrieval import CandidateRetriever, GeoIndex
 from matcher.solver import solve_assignment
@@ -148,7 +149,7 @@ def run_batch(
             "distance_km": np.round(batch.distance_km[chosen], 3),
         }
     )
-    unfilled = _unfilled_jobs(J, pj, batch.reason, eligible, usable, chosen, anyone_near)
+    unfilled = _unfilled_jobs(J, pj, batch, eligible, usable, chosen, anyone_near, market.taxonomy, max_km)
     unmatched = _unmatched_workers(W, J, H, asof, pw[chosen], scorer, worker_capacity, max_km, min_score)
     slots = int(J.headcount.sum())
     filled = int(chosen.sum())
@@ -193,7 +194,10 @@ def _per_job(pj: np.ndarray, n: int, mask: np.ndarray) -> np.ndarray:
     return np.bincount(pj[mask], minlength=n)
 
 
-def _unfilled_jobs(J: JobTable, pj, reason, eligible, usable, chosen, anyone_near) -> pd.DataFrame:
+def _unfilled_jobs(
+    J: JobTable, pj, batch, eligible, usable, chosen, anyone_near, taxonomy: Taxonomy, max_km: float
+) -> pd.DataFrame:
+    reason = batch.reason
     n = len(J)
     filled = _per_job(pj, n, chosen)
     open_slots = J.headcount - filled
@@ -228,6 +232,13 @@ def _unfilled_jobs(J: JobTable, pj, reason, eligible, usable, chosen, anyone_nea
         "eligible_workers_taken_by_better_matches",
     )
     keep = open_slots > 0
+    detail = np.full(n, "", dtype=object)
+    starts = np.searchsorted(pj, np.arange(n + 1))  # candidate pairs are grouped by job, in job order
+    for j in np.flatnonzero(keep & (n_elig == 0) & (cand > 0)):  # jobs nobody could take: say why, in full
+        rows = np.arange(starts[j], starts[j + 1])
+        detail[j] = explain_exclusions(J, int(j), batch, rows, taxonomy, max_km)
+    for j in np.flatnonzero(keep & (cand == 0)):
+        detail[j] = f"no worker who could do {J.trade_code[j]} lives within {max_km:g} km"
     return pd.DataFrame(
         {
             "job_id": J.ids[keep],
@@ -236,8 +247,53 @@ def _unfilled_jobs(J: JobTable, pj, reason, eligible, usable, chosen, anyone_nea
             "reason": out[keep],
             "candidates_within_radius": cand[keep],
             "eligible_candidates": n_elig[keep],
+            "detail": detail[keep],
         }
     )
+
+
+def explain_exclusions(
+    J: JobTable, j: int, batch, rows: np.ndarray, taxonomy: Taxonomy, max_km: float
+) -> str:
+    """Why none of a job's candidates ``rows`` (positions in ``batch``) is eligible, in one sentence.
+
+    Names the reasons by how many candidates they exclude and, for certificates, which ones and where
+    the requirement comes from (the trade's rule in the market's vocabulary or the built-in taxonomy,
+    or the job's own list), so that a vocabulary mismatch shows as what it is.
+    """
+    reason = batch.reason[rows]
+    total = len(rows)
+    parts = []
+    codes, counts = np.unique(reason[reason > 0], return_counts=True)
+    for code, count in sorted(zip(codes, counts, strict=True), key=lambda x: -x[1]):
+        r = Reason(int(code))
+        if r in (Reason.CERTIFICATE_MISSING, Reason.CERTIFICATE_EXPIRED):
+            missing = batch.missing_cert[rows][reason == code]
+            certs, n_cert = np.unique(J.req_code[missing[missing >= 0]], return_counts=True)
+            top = certs[np.argmax(n_cert)] if len(certs) else "a certificate"
+            verb = "lack" if r == Reason.CERTIFICATE_MISSING else "hold an expired"
+            parts.append(f"{count} {verb} certificate {top} ({certificate_source(J, j, top, taxonomy)})")
+        elif r == Reason.NO_MATCHING_SKILL:
+            parts.append(
+                f"{count} do not list {J.trade_code[j]} or a related trade "
+                f"({taxonomy.describe_trade_rule(J.trade_code[j])})"
+            )
+        elif r == Reason.BEYOND_TRAVEL_LIMIT:
+            parts.append(f"{count} live farther than they will travel")
+        elif r == Reason.BEYOND_RADIUS:
+            parts.append(f"{count} live beyond {max_km:g} km")
+        elif r == Reason.EMPLOYER_BLACKLISTED:
+            return "the employer is on the wage-arrears blacklist (欠薪黑名单): never matched"
+    return f"none of the {total} workers nearby is eligible: " + "; ".join(parts)
+
+
+def certificate_source(J: JobTable, j: int, cert: str, taxonomy: Taxonomy) -> str:
+    """Where job ``j``'s requirement of ``cert`` comes from, in words."""
+    trade = J.trade_code[j]
+    if cert in taxonomy.required_certificates(trade):
+        where = "the built-in taxonomy" if taxonomy.is_built_in else "the market's trades table"
+        return f"required by trade {trade} in {where}"
+    return "listed by the job itself"
 
 
 def _unmatched_workers(

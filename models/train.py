@@ -92,6 +92,10 @@ def train(
             "train": _range(train_set),
             "valid": _range(valid_set),
             "test": _range(test_set),
+            "vocabulary": {
+                "source": "built-in" if market.taxonomy.is_built_in else "market",
+                "fingerprint": market.taxonomy.fingerprint(),
+            },
         },
         "params": {
             **ranker.params,

@@ -191,8 +191,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             state.store_size.labels(table).set(n)
         return PlainTextResponse(generate_latest(state.metrics), media_type=CONTENT_TYPE_LATEST)
 
-    from service.routes import assign, events, models, rank, resources
+    from service.routes import assign, events, models, rank, resources, taxonomy
 
-    for module in (rank, events, resources, assign, models):
+    for module in (rank, events, resources, assign, models, taxonomy):
         app.include_router(module.router)
     return app

@@ -15,7 +15,7 @@ from features.eligibility import count_reasons
 from features.encode import JobTable, WorkerTable, encode_jobs, encode_workers
 from features.pairs import FEATURE_NAMES, PairBatch, build_pairs
 from gigmatch.contract import validate_table
-from matcher.assign import what_would_change
+from matcher.assign import explain_exclusions, what_would_change
 from models.heuristic import HeuristicScorer
 from service.store import Snapshot
 
@@ -84,14 +84,16 @@ def _top(score: np.ndarray, eligible: np.ndarray, limit: int) -> np.ndarray:
 
 
 def encode_request_job(snap: Snapshot, row: dict) -> JobTable:
-    job = validate_table(pd.DataFrame([row]), "jobs", source="job")
-    return encode_jobs(job, snap.workers, snap.employers, median_wages=snap.median_wages)
+    """A job sent inline, read with the market's vocabulary and compared with its market statistics."""
+    job = validate_table(pd.DataFrame([row]), "jobs", source="job", taxonomy=snap.taxonomy)
+    return encode_jobs(job, snap.workers, snap.employers, stats=snap.stats, taxonomy=snap.taxonomy)
 
 
 def encode_request_worker(row: dict, snap: Snapshot) -> WorkerTable:
-    worker = validate_table(pd.DataFrame([row]), "workers", source="worker")
+    """A worker sent inline, read with the market's vocabulary."""
+    worker = validate_table(pd.DataFrame([row]), "workers", source="worker", taxonomy=snap.taxonomy)
     # start from the store's vocabularies so trade and certificate indices line up with the jobs'
-    return encode_workers(worker, vocab_from=snap.workers)
+    return encode_workers(worker, snap.taxonomy, vocab_from=snap.workers)
 
 
 def rank_job(
@@ -105,8 +107,8 @@ def rank_job(
     asof_s: float,
     timings: dict | None = None,
     rerank_top: int = 0,
-) -> tuple[list[dict], dict[str, int], int]:
-    """(top candidates, excluded counts, unknown candidate count) for job row ``j`` of ``jobs``.
+) -> tuple[list[dict], dict[str, int], str | None]:
+    """(top candidates, excluded counts, why there is none or None) for job row ``j`` of ``jobs``.
 
     ``timings``, when given, receives the seconds spent in retrieval, features and model.
     """
@@ -134,7 +136,13 @@ def rank_job(
         }
         for i in top
     ]
-    return out, count_reasons(batch.reason), 0
+    message = None
+    if not out:  # every request gets an answer: say why nobody is listed
+        if len(w) == 0:
+            message = f"no worker lives within {max_km:g} km of the job"
+        else:
+            message = explain_exclusions(jobs, j, batch, np.arange(len(w)), snap.taxonomy, max_km)
+    return out, count_reasons(batch.reason), message
 
 
 def recommend_jobs(

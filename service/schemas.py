@@ -200,6 +200,7 @@ class RankResponse(BaseModel):
     model_version: str
     candidates: list[Candidate]
     excluded: dict[str, int]
+    message: str | None = Field(None, description="why there is no candidate, when there is none")
 
 
 class RecommendRequest(Strict):
@@ -320,6 +321,7 @@ class UnfilledJob(BaseModel):
     job_id: str
     open_slots: int
     reason: str
+    detail: str = ""
 
 
 class AssignResponse(BaseModel):
@@ -368,6 +370,63 @@ class ReloadResponse(BaseModel):
     )
     serving: str
     previous: str
+
+
+class TradeOut(BaseModel):
+    code: str
+    name_zh: str
+    name_en: str
+    synonyms: list[str]
+    skill_required: bool
+    required_certificates: list[str]
+    related: dict[str, float]
+    typical_daily_wage: float | None
+
+
+class CertificateOut(BaseModel):
+    code: str
+    name_zh: str
+    name_en: str
+    synonyms: list[str]
+
+
+class TaxonomyResponse(BaseModel):
+    """The market's vocabulary: its own (seeded from its trades/certificates tables) or the built-in one."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "source": "built-in",
+                    "fingerprint": "50b11c8ede88a799",
+                    "trades": [
+                        {
+                            "code": "welding",
+                            "name_zh": "焊工",
+                            "name_en": "welder",
+                            "synonyms": ["电焊工"],
+                            "skill_required": True,
+                            "required_certificates": ["welding_cert"],
+                            "related": {"installation": 0.3},
+                            "typical_daily_wage": 300,
+                        }
+                    ],
+                    "certificates": [
+                        {
+                            "code": "welding_cert",
+                            "name_zh": "焊工证",
+                            "name_en": "welder licence",
+                            "synonyms": [],
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+    source: Literal["built-in", "market"]
+    fingerprint: str
+    trades: list[TradeOut]
+    certificates: list[CertificateOut]
 
 
 class ErrorIssue(BaseModel):

@@ -29,9 +29,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features.encode import JobTable, WorkerTable, encode_jobs, encode_workers, trade_median_wages
+from features.encode import JobTable, WorkerTable, encode_jobs, encode_workers
 from features.history import WorkerHistory
-from gigmatch.contract import Market, empty_table, serialise_table, validate_table
+from features.market import MarketStats
+from gigmatch.contract import VOCABULARY_TABLES, Market, empty_table, serialise_table, validate_table
+from gigmatch.taxonomy import Taxonomy, default_taxonomy
 from gigmatch.times import market_now
 from matcher.retrieval import GeoIndex
 
@@ -39,6 +41,8 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS workers (worker_id TEXT PRIMARY KEY, row TEXT NOT NULL, updated REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS jobs (job_id TEXT PRIMARY KEY, row TEXT NOT NULL, updated REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS employers (employer_id TEXT PRIMARY KEY, row TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS trades (trade TEXT PRIMARY KEY, row TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS certificates (certificate TEXT PRIMARY KEY, row TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS events (
     event_id TEXT PRIMARY KEY, ts TEXT NOT NULL, job_id TEXT NOT NULL, worker_id TEXT NOT NULL,
     event TEXT NOT NULL, rating REAL, received REAL NOT NULL);
@@ -55,7 +59,8 @@ class Snapshot:
     job_index: GeoIndex
     job_open: np.ndarray  # (n_jobs,) bool: not filled and not started yet
     job_hired: np.ndarray  # (n_jobs,) distinct workers hired so far
-    median_wages: dict
+    stats: MarketStats  # point-in-time market statistics over the stored jobs
+    taxonomy: Taxonomy  # the market's vocabulary (its own, seeded with it, or the built-in one)
     employers: pd.DataFrame
     built_at: float
     job_row: dict  # job_id -> row in ``jobs``
@@ -84,6 +89,7 @@ class Store:
         # read from SQLite once, then writes update it here too, so a PUT does not re-read them all
         self._tables: dict[str, pd.DataFrame | None] = {}
         self._hired: set[tuple[str, str]] = set()  # (job_id, worker_id) hired pairs in the snapshot
+        self._taxonomy: Taxonomy | None = None
         self._stop = threading.Event()
         self._refresher: threading.Thread | None = None
 
@@ -102,7 +108,7 @@ class Store:
             try:
                 # an upsert, not INSERT OR REPLACE: a replaced row keeps its rowid, so the stored
                 # order (and with it every worker's index in the snapshot) survives updates
-                if table == "employers":
+                if table in ("employers", *VOCABULARY_TABLES):
                     self._db.executemany(
                         f"INSERT INTO {table} VALUES (?, ?) ON CONFLICT({key}) DO UPDATE SET row = excluded.row",
                         [p[:2] for p in payload],
@@ -119,7 +125,8 @@ class Store:
                 raise
             if table in self._tables:
                 # the rows exactly as a restart would parse them back from their JSON
-                fresh = validate_table(pd.DataFrame([json.loads(p[1]) for p in payload]), table)
+                rows_back = pd.DataFrame([json.loads(p[1]) for p in payload])
+                fresh = validate_table(rows_back, table, taxonomy=self.taxonomy)
                 old = self._tables[table]
                 if old is not None:  # replaced rows in place, new rows last: the rowid order
                     at = pd.Index(old[key]).get_indexer(fresh[key])
@@ -132,7 +139,13 @@ class Store:
             self.rebuild()
 
     def seed(self, market: Market) -> None:
-        """Load a validated market into the store (used when the store is empty)."""
+        """Load a validated market into the store (used when the store is empty), with its vocabulary
+        when it has its own."""
+        if not market.taxonomy.is_built_in:
+            trades, certs = market.taxonomy.to_frames()
+            self._upsert_rows("certificates", "certificate", certs, rebuild=False)
+            self._upsert_rows("trades", "trade", trades, rebuild=False)
+            self._taxonomy = None  # read back from the rows just stored
         self._upsert_rows("workers", "worker_id", market.workers, rebuild=False)
         self._upsert_rows("jobs", "job_id", market.jobs, rebuild=False)
         if len(market.employers):
@@ -141,13 +154,44 @@ class Store:
             self.add_events(market.events)
         self.rebuild()
 
+    @property
+    def taxonomy(self) -> Taxonomy:
+        """The market's vocabulary: the stored ``trades``/``certificates`` rows, else the built-in one."""
+        if self._taxonomy is None:
+            with self._lock:
+                rows = {
+                    t: [json.loads(r[0]) for r in self._db.execute(f"SELECT row FROM {t} ORDER BY rowid")]
+                    for t in VOCABULARY_TABLES
+                }
+            if any(rows.values()):
+                empty = Taxonomy([], [], source="empty")
+                frames = {
+                    t: validate_table(pd.DataFrame(r), t, taxonomy=empty) if r else None
+                    for t, r in rows.items()
+                }
+                self._taxonomy = Taxonomy.from_frames(
+                    frames["trades"], frames["certificates"], source="market"
+                )
+            else:
+                self._taxonomy = default_taxonomy()
+        return self._taxonomy
+
     def upsert_worker(self, row: dict) -> None:
-        self._upsert_rows(
-            "workers", "worker_id", validate_table(pd.DataFrame([row]), "workers", source="worker")
-        )
+        worker = validate_table(pd.DataFrame([row]), "workers", source="worker", taxonomy=self.taxonomy)
+        self._upsert_rows("workers", "worker_id", worker)
 
     def upsert_job(self, row: dict) -> None:
-        self._upsert_rows("jobs", "job_id", validate_table(pd.DataFrame([row]), "jobs", source="job"))
+        """Store a job; one without ``posted_at`` is posted now (or when it was first stored), so that
+        it counts in the market statistics from now on."""
+        job = validate_table(pd.DataFrame([row]), "jobs", source="job", taxonomy=self.taxonomy)
+        if pd.isna(job.loc[0, "posted_at"]):
+            known = self._frame("jobs")
+            old = known[known["job_id"] == job.loc[0, "job_id"]] if known is not None else known
+            first = old["posted_at"].iloc[0] if old is not None and len(old) else pd.NaT
+            job.loc[0, "posted_at"] = (
+                first if not pd.isna(first) else pd.Timestamp(market_now(), unit="s").floor("s")
+            )
+        self._upsert_rows("jobs", "job_id", job)
 
     def delete(self, table: str, key: str, value: str) -> bool:
         with self._lock:
@@ -206,7 +250,8 @@ class Store:
         with self._lock:
             if table not in self._tables:
                 rows = [json.loads(r[0]) for r in self._db.execute(f"SELECT row FROM {table} ORDER BY rowid")]
-                self._tables[table] = validate_table(pd.DataFrame(rows), table) if rows else None
+                frame = validate_table(pd.DataFrame(rows), table, taxonomy=self.taxonomy) if rows else None
+                self._tables[table] = frame
             return self._tables[table]
 
     def _event_frames(self) -> list[pd.DataFrame]:
@@ -236,6 +281,7 @@ class Store:
         market = Market(
             workers=workers if workers is not None else empty_table("workers"),
             jobs=jobs if jobs is not None else empty_table("jobs"),
+            taxonomy=self.taxonomy,
         )
         emp = self._frame("employers")
         if emp is not None:
@@ -302,9 +348,9 @@ class Store:
         the history is derived from the whole ``log``.
         """
         m = self.market(events=False)
-        W = encode_workers(m.workers)
-        medians = trade_median_wages(m.jobs)
-        J = encode_jobs(m.jobs, W, m.employers, median_wages=medians)
+        W = encode_workers(m.workers, m.taxonomy)
+        stats = MarketStats.from_jobs(m.jobs)
+        J = encode_jobs(m.jobs, W, m.employers, stats=stats, taxonomy=m.taxonomy)
         base = Snapshot(
             W,
             J,
@@ -313,7 +359,8 @@ class Store:
             GeoIndex(J.lat, J.lon),
             np.zeros(len(J), dtype=bool),
             np.zeros(len(J), dtype=np.int64),
-            medians,
+            stats,
+            m.taxonomy,
             m.employers,
             time.time(),
             job_row={j: i for i, j in enumerate(J.ids)},

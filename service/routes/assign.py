@@ -41,6 +41,8 @@ def assign(body: AssignRequest, state: StateDep) -> dict:
         )
         return {
             "assignments": result.assignments.to_dict("records"),
-            "unfilled_jobs": result.unfilled_jobs[["job_id", "open_slots", "reason"]].to_dict("records"),
+            "unfilled_jobs": result.unfilled_jobs[["job_id", "open_slots", "reason", "detail"]].to_dict(
+                "records"
+            ),
             "summary": result.summary,
         }

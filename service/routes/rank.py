@@ -53,7 +53,7 @@ def rank(body: RankRequest, state: StateDep, response: Response) -> dict:
             excluded_unknown = int((idx < 0).sum())
             rows = idx[idx >= 0].astype(np.int64)
         timings: dict = {}
-        candidates, excluded, _ = rank_job(
+        candidates, excluded, message = rank_job(
             snap,
             scorer,
             jobs,
@@ -72,7 +72,14 @@ def rank(body: RankRequest, state: StateDep, response: Response) -> dict:
         )
         if excluded_unknown:
             excluded["unknown_worker"] = excluded_unknown
-        return {"model_version": scorer.version, "candidates": candidates, "excluded": excluded}
+        if message and rows is not None and len(rows) == 0:
+            message = "none of the given candidate_ids is a stored worker"
+        return {
+            "model_version": scorer.version,
+            "candidates": candidates,
+            "excluded": excluded,
+            "message": message,
+        }
 
 
 @router.post("/recommend", response_model=RecommendResponse, summary="Recommend open jobs to a worker")
