@@ -19,8 +19,8 @@ import numpy as np
 from features.encode import encode_market, to_seconds
 from features.history import WorkerHistory
 from features.pairs import build_pairs
-from gigmatch.contract import load_market
-from gigmatch.simulate import SimulationConfig, write_simulation
+from gigmatch.core.contract import load_market
+from gigmatch.sim.simulate import SimulationConfig, write_simulation
 from matcher.retrieval import CandidateRetriever
 
 

@@ -14,8 +14,8 @@ import platform
 import tempfile
 import time
 
-from gigmatch.contract import load_market
-from gigmatch.simulate import SimulationConfig, write_simulation
+from gigmatch.core.contract import load_market
+from gigmatch.sim.simulate import SimulationConfig, write_simulation
 from models.dataset import build_training_set, time_split
 from models.evaluate import evaluate
 from models.ranker import GigRanker

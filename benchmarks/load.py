@@ -26,7 +26,7 @@ import aiohttp
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.service_util import BACKEND, Server  # noqa: E402
+from gigmatch.testing import BACKEND, Server  # noqa: E402
 
 
 def parse_mix(text: str) -> dict[str, float]:
@@ -151,9 +151,9 @@ def report(results, wall: float, rate: float) -> int:
 
 
 def spawn(workers: int, jobs: int, target_candidates: int, tmp: Path, **server_env: str):
-    from features.geo import haversine_km
-    from gigmatch.contract import load_market
-    from gigmatch.simulate import SimulationConfig, write_simulation
+    from gigmatch.core.contract import load_market
+    from gigmatch.core.geo import haversine_km
+    from gigmatch.sim.simulate import SimulationConfig, write_simulation
     from models.train import train
 
     market_dir = tmp / "market"

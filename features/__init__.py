@@ -5,6 +5,6 @@ One code path serves training, offline scoring, batch assignment and the API:
 :class:`features.encode.JobTable`.
 """
 
-from features.geo import EARTH_RADIUS_KM, haversine_km
+from gigmatch.core.geo import EARTH_RADIUS_KM, haversine_km
 
 __all__ = ["EARTH_RADIUS_KM", "haversine_km"]

@@ -15,8 +15,8 @@ import pandas as pd
 import scipy.sparse as sp
 
 from features.market import MarketStats
-from gigmatch.contract import Market
-from gigmatch.taxonomy import Taxonomy, default_taxonomy
+from gigmatch.core.contract import Market
+from gigmatch.core.taxonomy import Taxonomy, default_taxonomy
 
 SECONDS_PER_DAY = 86_400.0
 
@@ -205,7 +205,7 @@ class JobTable:
 def encode_workers(
     workers: pd.DataFrame, taxonomy: Taxonomy | None = None, *, vocab_from: WorkerTable | None = None
 ) -> WorkerTable:
-    """Encode a validated ``workers`` frame (see :func:`gigmatch.contract.validate_table`).
+    """Encode a validated ``workers`` frame (see :func:`gigmatch.core.contract.validate_table`).
 
     ``vocab_from`` starts the code vocabularies from another table's, so that a single worker sent
     to the API lines up with jobs encoded against the store's workers.

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from gigmatch.contract import EVENT_TYPES
+from gigmatch.core.contract import EVENT_TYPES
 
 _SHIFT = np.int64(2**34)  # > seconds until year 2514
 ACTIVITY_EVENTS = ("declined", "applied", "completed")  # things the worker did, not the employer

@@ -57,7 +57,7 @@ class MarketStats:
 
     @classmethod
     def from_jobs(cls, jobs: pd.DataFrame, **kwargs) -> MarketStats:
-        """From a validated ``jobs`` frame (see :func:`gigmatch.contract.validate_table`)."""
+        """From a validated ``jobs`` frame (see :func:`gigmatch.core.contract.validate_table`)."""
         posted = jobs["posted_at"].to_numpy(dtype="datetime64[ns]")
         posted_s = np.where(np.isnat(posted), np.nan, posted.astype(np.int64) / 1e9)
         return cls(jobs["trade"].to_numpy(dtype=object), posted_s, jobs["daily_wage"].to_numpy(), **kwargs)

@@ -18,9 +18,9 @@ import numpy as np
 
 from features.eligibility import Reason, first_reason, flag
 from features.encode import SECONDS_PER_DAY, JobTable, WorkerTable, csr_lookup, csr_positions
-from features.geo import haversine_rad_km
 from features.history import WorkerHistory
-from gigmatch.times import market_now
+from gigmatch.core.geo import haversine_rad_km
+from gigmatch.core.times import market_now
 
 RATING_PRIOR_MEAN = 4.0  # stars; a new worker is treated as a 4.0 with the weight of 5 ratings
 RATING_PRIOR_WEIGHT = 5.0

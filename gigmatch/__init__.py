@@ -1,6 +1,6 @@
 """gigmatch: recommendation and matching for casual-labour (零工) markets.
 
-The pipeline reads left to right: ``gigmatch.contract`` (market tables) -> ``features`` (pairwise
+The pipeline reads left to right: ``gigmatch.core.contract`` (market tables) -> ``features`` (pairwise
 features and eligibility) -> ``models`` (learned ranker) -> ``matcher`` (retrieval and assignment)
 -> ``service`` (HTTP API).
 """

@@ -19,7 +19,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from matcher.assign import AssignmentResult  # noqa: E402
+from matcher.batch import AssignmentResult  # noqa: E402
 
 
 def _png(fig) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.neighbors import BallTree
 
-from features.geo import EARTH_RADIUS_KM, haversine_rad_km
+from gigmatch.core.geo import EARTH_RADIUS_KM, haversine_rad_km
 
 
 class GeoIndex:

@@ -14,7 +14,7 @@ import pandas as pd
 from features.encode import encode_market
 from features.history import WorkerHistory
 from features.pairs import build_pairs
-from gigmatch.contract import Market
+from gigmatch.core.contract import Market
 from models.labels import graded_labels
 
 

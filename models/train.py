@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from features.pairs import FEATURE_NAMES
-from gigmatch.contract import load_market
+from gigmatch.core.contract import load_market
 from models.dataset import TrainingSet, build_training_set, time_split
 from models.evaluate import evaluate
 from models.ranker import GigRanker
@@ -42,7 +42,7 @@ def fit_ranker(
 ) -> GigRanker:
     ranker = GigRanker(random_state=seed, **params)
     if dask_client is not None:
-        from models.distributed import fit_dask
+        from models.dask import fit_dask
 
         return fit_dask(ranker, train, dask_client, valid=valid)
     return ranker.fit(

@@ -24,7 +24,7 @@ from prometheus_client import (
     generate_latest,
 )
 
-from gigmatch.contract import ContractError, load_market
+from gigmatch.core.contract import ContractError, load_market
 from models.registry import RegistryError, load_scorer
 from service.config import Settings
 from service.middleware import LimitsAndMetrics

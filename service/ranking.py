@@ -14,8 +14,8 @@ import pandas as pd
 from features.eligibility import count_reasons
 from features.encode import JobTable, WorkerTable, encode_jobs, encode_workers
 from features.pairs import FEATURE_NAMES, PairBatch, build_pairs
-from gigmatch.contract import validate_table
-from matcher.assign import explain_exclusions, what_would_change
+from gigmatch.core.contract import validate_table
+from matcher.batch import explain_exclusions, what_would_change
 from models.heuristic import HeuristicScorer
 from service.store import Snapshot
 

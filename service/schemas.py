@@ -15,8 +15,8 @@ from pydantic import (
     model_validator,
 )
 
-from gigmatch.contract import MISSING_MARKERS
-from gigmatch.times import TimeValueError, to_market_time
+from gigmatch.core.contract import MISSING_MARKERS
+from gigmatch.core.times import TimeValueError, to_market_time
 
 NO_CONTROL = r"^[^\x00-\x1f\x7f-\x9f]*$"  # as the contract: control characters are refused
 
@@ -37,7 +37,7 @@ Codes = Annotated[list[Code], Field(max_length=100)]
 
 
 def _market_time(value: object) -> datetime | None:
-    """The contract's one time rule (:func:`gigmatch.times.to_market_time`) for API fields."""
+    """The contract's one time rule (:func:`gigmatch.core.times.to_market_time`) for API fields."""
     try:
         return to_market_time(value)
     except TimeValueError as exc:

@@ -1,7 +1,7 @@
 """The embedded store: SQLite (WAL) as the source of truth, encoded arrays as a derived cache.
 
 Workers, jobs and employers are kept as contract rows (JSON, the CSV string form) so every write goes
-through :func:`gigmatch.contract.validate_table` exactly like a file would. Events are rows with
+through :func:`gigmatch.core.contract.validate_table` exactly like a file would. Events are rows with
 ``event_id`` as primary key: ``INSERT OR IGNORE`` makes ingestion idempotent, and a batch is committed
 (``synchronous=FULL``) before it is acknowledged.
 
@@ -32,9 +32,9 @@ import pandas as pd
 from features.encode import JobTable, WorkerTable, encode_jobs, encode_workers
 from features.history import WorkerHistory
 from features.market import MarketStats
-from gigmatch.contract import VOCABULARY_TABLES, Market, empty_table, serialise_table, validate_table
-from gigmatch.taxonomy import Taxonomy, default_taxonomy
-from gigmatch.times import market_now
+from gigmatch.core.contract import VOCABULARY_TABLES, Market, empty_table, serialise_table, validate_table
+from gigmatch.core.taxonomy import Taxonomy, default_taxonomy
+from gigmatch.core.times import market_now
 from matcher.retrieval import GeoIndex
 
 SCHEMA = """

@@ -7,8 +7,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from gigmatch.contract import Market, validate_table
-from gigmatch.simulate import SimulationConfig, write_simulation
+from gigmatch.core.contract import Market, validate_table
+from gigmatch.sim.simulate import SimulationConfig, write_simulation
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 

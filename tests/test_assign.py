@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 
 from gigmatch.cli import main
-from gigmatch.contract import write_market
-from matcher.assign import run_batch
+from gigmatch.core.contract import write_market
+from matcher.batch import run_batch
 from models.heuristic import HeuristicScorer
 from tests.conftest import make_market
 
@@ -132,7 +132,7 @@ def test_taken_by_better_matches_and_min_score():
 
 def test_dask_local_cluster_gives_the_identical_result(small_market_dir):
     distributed = pytest.importorskip("dask.distributed")
-    from gigmatch.contract import load_market
+    from gigmatch.core.contract import load_market
 
     market = load_market(small_market_dir)
     single = run_batch(market, HeuristicScorer(), asof_s=1.79e9)

@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gigmatch.contract import (
+from gigmatch.core.contract import (
     ContractError,
     events_table,
     load_market,

@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from gigmatch.contract import SCHEMAS, ContractError, read_table, validate_table, write_table
+from gigmatch.core.contract import SCHEMAS, ContractError, read_table, validate_table, write_table
 
 EXAMPLES = int(os.environ.get("GIGMATCH_PROPERTY_EXAMPLES", "150"))
 SEED = int(os.environ.get("GIGMATCH_FUZZ_SEED", "20261123"))  # fixed in `make test`, fresh in nightly runs

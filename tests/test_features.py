@@ -3,10 +3,10 @@ import pytest
 
 from features.eligibility import Reason, count_reasons, flag
 from features.encode import encode_market, to_seconds
-from features.geo import EARTH_RADIUS_KM, haversine_km
 from features.history import WorkerHistory
 from features.pairs import FEATURE_NAMES, FEATURES, build_pairs
-from gigmatch.contract import load_market
+from gigmatch.core.contract import load_market
+from gigmatch.core.geo import EARTH_RADIUS_KM, haversine_km
 from tests.conftest import make_market
 
 START = "2026-10-10T08:00:00"

@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gigmatch.contract import load_market, validate_table
+from gigmatch.core.contract import load_market, validate_table
 from models.dataset import build_training_set, time_split
 from models.heuristic import HeuristicScorer
 from models.labels import graded_labels

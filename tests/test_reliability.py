@@ -25,8 +25,8 @@ from hypothesis import HealthCheck, given, seed, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
 
-from gigmatch.simulate import SimulationConfig, write_simulation
-from tests.service_util import OPERATOR, Server
+from gigmatch.sim.simulate import SimulationConfig, write_simulation
+from gigmatch.testing import OPERATOR, Server
 
 FUZZ_EXAMPLES = int(os.environ.get("GIGMATCH_FUZZ_EXAMPLES", "200"))
 FUZZ_STATEFUL = int(os.environ.get("GIGMATCH_FUZZ_STATEFUL", "30"))

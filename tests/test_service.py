@@ -11,8 +11,8 @@ from datetime import datetime, timedelta
 import pytest
 from openapi_spec_validator import validate
 
+from gigmatch.testing import BACKEND, OPERATOR, Server
 from models.train import train
-from tests.service_util import BACKEND, OPERATOR, Server
 
 SOON = (datetime.now() + timedelta(days=3)).replace(microsecond=0).isoformat()
 

@@ -2,10 +2,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.geo import haversine_km
-from gigmatch.contract import load_market
-from gigmatch.regions import find_region
-from gigmatch.simulate import SimulationConfig, simulate_market
+from gigmatch.core.contract import load_market
+from gigmatch.core.geo import haversine_km
+from gigmatch.core.regions import find_region
+from gigmatch.sim.simulate import SimulationConfig, simulate_market
 
 ORDER = {"shown": 0, "declined": 1, "applied": 1, "hired": 2, "completed": 3, "no_show": 3, "rated": 4}
 

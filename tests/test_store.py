@@ -4,7 +4,7 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from gigmatch.contract import load_market, validate_table
+from gigmatch.core.contract import load_market, validate_table
 from service.store import Store
 from tests.conftest import make_market
 

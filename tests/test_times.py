@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gigmatch.contract import ContractError, events_table, validate_table
-from gigmatch.times import (
+from gigmatch.core.contract import ContractError, events_table, validate_table
+from gigmatch.core.times import (
     MAX_YEAR,
     MIN_YEAR,
     TimeValueError,

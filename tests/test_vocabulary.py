@@ -19,11 +19,11 @@ import pytest
 from features.encode import encode_market
 from features.history import WorkerHistory
 from features.pairs import FEATURE_NAMES, build_pairs
-from gigmatch.contract import ContractError, Readings, load_market, read_table, write_market
-from gigmatch.simulate import SimulationConfig, simulate_market
-from gigmatch.taxonomy import default_taxonomy, load_taxonomy
-from gigmatch.vocabulary import vocabulary_report
-from matcher.assign import run_batch
+from gigmatch.core.contract import ContractError, Readings, load_market, read_table, write_market
+from gigmatch.core.taxonomy import default_taxonomy, load_taxonomy
+from gigmatch.core.vocabulary import vocabulary_report
+from gigmatch.sim.simulate import SimulationConfig, simulate_market
+from matcher.batch import run_batch
 from models.heuristic import HeuristicScorer
 from service.store import Store
 
@@ -292,13 +292,13 @@ def test_taxonomy_export_round_trips_the_built_in_taxonomy(tmp_path):
     subprocess.run(
         [sys.executable, "-m", "gigmatch.cli", "taxonomy", "export", "--out", str(tmp_path)], check=True
     )
-    from gigmatch.contract import load_vocabulary
+    from gigmatch.core.contract import load_vocabulary
 
     assert load_vocabulary(tmp_path).fingerprint() == default_taxonomy().fingerprint()
 
 
 def test_service_serves_the_market_vocabulary_and_explains_empty_answers(tmp_path):
-    from tests.service_util import Server
+    from gigmatch.testing import Server
 
     plain = county(tmp_path, own_vocabulary=False)
     (plain / "workers.csv").write_text(

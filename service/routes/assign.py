@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException
 
-from gigmatch.times import market_now
-from matcher.assign import run_batch
+from gigmatch.core.times import market_now
+from matcher.batch import run_batch
 from service.app import OperatorAuth, StateDep, work_slot
 from service.schemas import ERROR_RESPONSES, AssignRequest, AssignResponse
 

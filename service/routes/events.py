@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from gigmatch.contract import events_table
+from gigmatch.core.contract import events_table
 from service.app import BackendAuth, StateDep
 from service.schemas import ERROR_RESPONSES, EventsRequest, EventsResponse
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from fastapi import APIRouter, HTTPException, Response
 
-from gigmatch.times import market_now
+from gigmatch.core.times import market_now
 from service.app import BackendAuth, StateDep, work_slot
 from service.ranking import encode_request_job, encode_request_worker, rank_job, recommend_jobs
 from service.schemas import (

@@ -5,7 +5,7 @@ vocabulary: ``trades`` and ``certificates``), each a ``.csv`` or ``.parquet`` fi
 CSV files are read as UTF-8 (with or without a byte-order mark) or GB18030, the encoding Chinese
 Excel saves in. Every table is validated once, here, at the boundary; the rest of the code trusts the
 normalised frames this module returns. Trade and certificate codes are normalised through the market's
-vocabulary (:mod:`gigmatch.taxonomy`), its own when it declares one, else the built-in one.
+vocabulary (:mod:`gigmatch.core.taxonomy`), its own when it declares one, else the built-in one.
 
 A bad file is refused with one line naming the file, the row and the column, e.g.::
 
@@ -27,8 +27,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gigmatch.taxonomy import Taxonomy, VocabularyError, default_taxonomy
-from gigmatch.times import TimeValueError, format_market_times, to_market_times
+from gigmatch.core.taxonomy import Taxonomy, VocabularyError, default_taxonomy
+from gigmatch.core.times import TimeValueError, format_market_times, to_market_times
 
 EVENT_TYPES = ("shown", "declined", "applied", "hired", "completed", "no_show", "rated")
 TABLES = ("workers", "jobs", "employers", "events")
@@ -289,7 +289,7 @@ def _fmt(x: float | None) -> str:
 
 
 def _parse_datetime(raw: pd.Series, col: Column, source: str) -> pd.Series:
-    """A time column read by :func:`gigmatch.times.to_market_times`, the one rule for every time."""
+    """A time column read by :func:`gigmatch.core.times.to_market_times`, the one rule for every time."""
     missing = _is_missing(raw)
     if col.required and missing.any():
         raise _fail(source, int(np.flatnonzero(missing)[0]), col.name, "is required")

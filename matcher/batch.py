@@ -36,9 +36,9 @@ from features.eligibility import Reason, flag
 from features.encode import JobTable, WorkerTable, encode_market
 from features.history import WorkerHistory
 from features.pairs import build_pairs
-from gigmatch.contract import Market
-from gigmatch.taxonomy import Taxonomy
-from gigmatch.times import market_now
+from gigmatch.core.contract import Market
+from gigmatch.core.taxonomy import Taxonomy
+from gigmatch.core.times import market_now
 from matcher.retrieval import CandidateRetriever, GeoIndex
 from matcher.solver import solve_assignment
 

@@ -48,8 +48,8 @@ _finite_float = _checked(float, math.isfinite, "a finite number", "a number")
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from gigmatch.contract import load_vocabulary
-    from gigmatch.simulate import SimulationConfig, write_simulation
+    from gigmatch.core.contract import load_vocabulary
+    from gigmatch.sim.simulate import SimulationConfig, write_simulation
 
     taxonomy = None
     if args.taxonomy is not None:
@@ -79,8 +79,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from gigmatch.contract import Readings, load_market
-    from gigmatch.vocabulary import format_report, vocabulary_report
+    from gigmatch.core.contract import Readings, load_market
+    from gigmatch.core.vocabulary import format_report, vocabulary_report
 
     readings = Readings()
     m = load_market(args.data, readings=readings)
@@ -94,8 +94,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_taxonomy(args: argparse.Namespace) -> int:
-    from gigmatch.contract import write_vocabulary
-    from gigmatch.taxonomy import default_taxonomy
+    from gigmatch.core.contract import write_vocabulary
+    from gigmatch.core.taxonomy import default_taxonomy
 
     tax = default_taxonomy()
     write_vocabulary(tax, args.out, fmt=args.format)
@@ -160,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    from gigmatch.contract import ContractError
+    from gigmatch.core.contract import ContractError
 
     try:
         return int(args.func(args) or 0)
@@ -206,8 +206,8 @@ def _dask_client(address: str | None):
 def cmd_assign(args: argparse.Namespace) -> int:
     from rich.progress import Progress
 
-    from gigmatch.contract import load_market
-    from matcher.assign import run_batch
+    from gigmatch.core.contract import load_market
+    from matcher.batch import run_batch
     from matcher.report import write_outputs
 
     stages = ["load", "encode", "retrieve", "features", "score", "solve", "explain", "write"]
@@ -316,7 +316,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from gigmatch.contract import load_market
+    from gigmatch.core.contract import load_market
     from models.dataset import build_training_set, time_split
     from models.evaluate import evaluate
     from models.registry import load_scorer
@@ -354,7 +354,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     from features.encode import encode_market
     from features.history import WorkerHistory
     from features.pairs import build_pairs
-    from gigmatch.contract import load_market
+    from gigmatch.core.contract import load_market
     from models.registry import load_scorer
 
     scorer = load_scorer(args.model)

@@ -1,6 +1,6 @@
 """Chinese county and district centroids, for placing simulated markets on real coordinates.
 
-``gigmatch/data/regions.csv`` is derived from the ``adcodes.csv`` table of the cpca package
+``gigmatch/core/data/regions.csv`` is derived from the ``adcodes.csv`` table of the cpca package
 (https://github.com/DQinYuan/chinese_province_city_area_mapper, MIT licence, (c) 2018 QinYuan Du):
 county-level rows only, with province and city names joined from their adcode prefixes. ``radius_km``
 is ours: half the distance to the nearest other county-level centroid, clamped to 5-40 km, so that a
@@ -33,7 +33,7 @@ class Region:
 
 @lru_cache(maxsize=1)
 def regions_table() -> pd.DataFrame:
-    with resources.files("gigmatch").joinpath("data/regions.csv").open(encoding="utf-8") as fh:
+    with resources.files("gigmatch.core").joinpath("data/regions.csv").open(encoding="utf-8") as fh:
         df = pd.read_csv(fh, dtype={"adcode": str}, keep_default_na=False)
     df["full_name"] = df["province"] + df["city"] + df["name"]
     return df

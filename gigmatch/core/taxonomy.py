@@ -1,7 +1,7 @@
 """Trade and certificate vocabularies: the built-in taxonomy, or a market's own.
 
 A market speaks its own vocabulary. When a market folder holds ``trades`` and ``certificates`` tables
-(see the README's data contract) they *replace* the built-in taxonomy (``gigmatch/data/taxonomy.json``)
+(see the README's data contract) they *replace* the built-in taxonomy (``gigmatch/core/data/taxonomy.json``)
 for that market everywhere: validation, features, training, scoring, the batch run and the service.
 Without them the built-in taxonomy applies. ``gigmatch taxonomy export`` writes the built-in one as
 those two tables, so that a market can start from it.
@@ -243,7 +243,7 @@ class Taxonomy:
 def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
     """Load a taxonomy JSON file; the packaged built-in one when ``path`` is None."""
     if path is None:
-        text = resources.files("gigmatch").joinpath("data/taxonomy.json").read_text(encoding="utf-8")
+        text = resources.files("gigmatch.core").joinpath("data/taxonomy.json").read_text(encoding="utf-8")
     else:
         text = Path(path).read_text(encoding="utf-8")
     raw = json.loads(text)

@@ -14,8 +14,8 @@ from __future__ import annotations
 import difflib
 from collections import defaultdict
 
-from gigmatch.contract import Market, Readings
-from gigmatch.taxonomy import Taxonomy
+from gigmatch.core.contract import Market, Readings
+from gigmatch.core.taxonomy import Taxonomy
 
 
 def vocabulary_report(market: Market, readings: Readings) -> dict:

@@ -2,7 +2,7 @@
 
 Geography
     Workers live in the county seat (40%) and in villages scattered over the county disc (see
-    :mod:`gigmatch.regions`); jobs cluster at work sites by trade: factories near the seat, farms out in
+    :mod:`gigmatch.core.regions`); jobs cluster at work sites by trade: factories near the seat, farms out in
     the villages, everything else in town centres (the seat and a few townships).
 
 Logging policy (what the platform showed)
@@ -40,10 +40,10 @@ import pandas as pd
 from scipy.special import expit, ndtr
 from sklearn.neighbors import BallTree
 
-from features.geo import EARTH_RADIUS_KM, haversine_km, offset_km_to_deg
-from gigmatch.contract import Market, write_market
-from gigmatch.regions import Region, find_region
-from gigmatch.taxonomy import Taxonomy, default_taxonomy
+from gigmatch.core.contract import Market, write_market
+from gigmatch.core.geo import EARTH_RADIUS_KM, haversine_km, offset_km_to_deg
+from gigmatch.core.regions import Region, find_region
+from gigmatch.core.taxonomy import Taxonomy, default_taxonomy
 
 FACTORY = {
     "welding",
