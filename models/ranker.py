@@ -6,6 +6,7 @@ Parameters are LightGBM's own, passed through; the wrapper adds the gigmatch def
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import lightgbm as lgb
@@ -13,6 +14,7 @@ import numpy as np
 
 from features.pairs import FEATURE_NAMES
 
+_EVAL_X = "eval_X" in inspect.signature(lgb.LGBMRanker.fit).parameters
 DEFAULT_PARAMS: dict[str, Any] = {
     "objective": "lambdarank",
     "n_estimators": 400,
@@ -58,8 +60,13 @@ class GigRanker:
         self.model_ = lgb.LGBMRanker(random_state=self.random_state, **self.params)
         kwargs: dict[str, Any] = {}
         if eval_set is not None:
+            # LightGBM >= 4.6 takes validation data as eval_X/eval_y and warns on eval_set, which
+            # `gigmatch train` would print to users; older versions only know eval_set
+            valid = (
+                {"eval_X": (eval_set[0],), "eval_y": (eval_set[1],)} if _EVAL_X else {"eval_set": [eval_set]}
+            )
             kwargs = {
-                "eval_set": [eval_set],
+                **valid,
                 "eval_group": [eval_group],
                 "eval_at": [10],
                 "callbacks": [lgb.early_stopping(self.early_stopping_rounds, verbose=False)],

@@ -30,7 +30,6 @@ import joblib
 import numpy as np
 
 from features.pairs import FEATURES
-from models.heuristic import HeuristicScorer
 
 SCHEMA_VERSION = 1
 
@@ -193,26 +192,3 @@ class Registry:
         if version is None:
             raise RegistryError(f"{self.root}: registry has no current model; promote one first")
         return load_version(self.root / "versions" / version)
-
-
-def load_scorer(path: str | Path | None):
-    """A registry's current model, a version folder, or — cold start — the heuristic scorer.
-
-    Cold start (no path, an empty or missing registry) returns :class:`HeuristicScorer`, whose version
-    ``heuristic-v1`` says so wherever a model version is reported.
-    """
-    if path is None:
-        return HeuristicScorer()
-    path = Path(path)
-    if (path / "metadata.json").exists():
-        return load_version(path)
-    reg = Registry(path)
-    if (
-        not path.exists()
-        or (reg.is_registry and reg.current() is None)
-        or (path.is_dir() and not any(path.iterdir()))
-    ):
-        return HeuristicScorer()
-    if not reg.is_registry:
-        raise RegistryError(f"{path}: neither a model registry nor a model version folder")
-    return reg.load_current()

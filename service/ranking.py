@@ -66,7 +66,7 @@ def score_two_stage(
     idx = np.flatnonzero(eligible)
     if len(idx) == 0:
         return score, eligible
-    if rerank_top and getattr(scorer, "is_model", False) and len(idx) > rerank_top:
+    if rerank_top and scorer.is_model and len(idx) > rerank_top:
         pre = _PRESCORER.score(X[idx])
         idx = idx[np.argpartition(-pre, rerank_top - 1)[:rerank_top]]
     score[idx] = scorer.score(X[idx])

@@ -1,9 +1,18 @@
-"""Pydantic models: the single schema for request validation, responses and the OpenAPI document."""
+"""Pydantic models: the single schema for request validation, responses and the OpenAPI document.
+
+The entity bodies (:class:`WorkerIn`, :class:`JobIn`, :class:`EventIn`) are **generated from the data
+contract** (:data:`gigmatch.core.contract.SCHEMAS`): every bound, default, enum, the time rule, the
+token grammar of list cells and the rules across columns (:data:`~gigmatch.core.contract.TABLE_RULES`)
+come from the one table that also validates files, so the API and the files cannot drift apart
+(``tests/test_contract_properties.py`` proves that whatever a model accepts, the contract accepts).
+Requests and responses around them are written here as schema families, FastAPI-template style.
+"""
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -11,29 +20,44 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainValidator,
+    StringConstraints,
     WithJsonSchema,
+    create_model,
     model_validator,
 )
 
-from gigmatch.core.contract import MISSING_MARKERS
+from gigmatch.core.contract import (
+    EVENT_TYPES,
+    MAX_CODE_LENGTH,
+    MAX_ID_LENGTH,
+    MAX_LIST_ITEMS,
+    MISSING_MARKERS,
+    SCHEMAS,
+    TABLE_RULES,
+    Column,
+    ContractError,
+    validate_cell,
+)
 from gigmatch.core.times import TimeValueError, to_market_time
 
 NO_CONTROL = r"^[^\x00-\x1f\x7f-\x9f]*$"  # as the contract: control characters are refused
 
 
 def _present(value: str) -> str:
-    """Stripped, as the contract reads it; a blank or a missing-value marker is not a value."""
-    value = value.strip()
+    """A blank or a missing-value marker is not a value (the contract reads both as missing)."""
     if value in MISSING_MARKERS:
         raise ValueError(f"{value!r} is blank or a missing-value marker ({', '.join(MISSING_MARKERS[1:])})")
     return value
 
 
-Id = Annotated[str, Field(min_length=1, max_length=200, pattern=NO_CONTROL), AfterValidator(_present)]
-Code = Annotated[str, Field(min_length=1, max_length=100, pattern=NO_CONTROL), AfterValidator(_present)]
-Lat = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False, description="WGS84 degrees")]
-Lon = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False, description="WGS84 degrees")]
-Codes = Annotated[list[Code], Field(max_length=100)]
+_Text = StringConstraints(strip_whitespace=True, max_length=MAX_ID_LENGTH, pattern=NO_CONTROL)
+Id = Annotated[str, _Text, Field(min_length=1), AfterValidator(_present)]
+Text = Annotated[str, _Text]
+Code = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_CODE_LENGTH, pattern=NO_CONTROL),
+    AfterValidator(_present),
+]
 
 
 def _market_time(value: object) -> datetime | None:
@@ -61,83 +85,149 @@ OptionalMarketTime = Annotated[
 
 
 class Strict(BaseModel):
+    """Request bodies refuse fields they do not know (a typo is an error, not a silent default)."""
+
     model_config = ConfigDict(extra="forbid")
 
 
-class WorkerBase(Strict):
-    lat: Lat
-    lon: Lon
-    skills: Codes = Field(default_factory=list, description="trade codes, each optionally `code:years`")
-    certificates: Codes = Field(default_factory=list, description="codes, each optionally `code@YYYY-MM-DD`")
-    preferred_trades: Codes = Field(default_factory=list)
-    rating_avg: float | None = Field(None, ge=1, le=5, allow_inf_nan=False)
-    rating_count: int = Field(0, ge=0, le=10_000_000)
-    jobs_completed: int = Field(0, ge=0, le=10_000_000)
-    no_shows: int = Field(0, ge=0, le=10_000_000)
-    max_travel_km: float = Field(15.0, gt=0, le=20_000, allow_inf_nan=False)
-    min_daily_wage: float | None = Field(None, ge=0, le=1e6, allow_inf_nan=False)
-    registered_at: OptionalMarketTime = None
-    available_from: OptionalMarketTime = None
-    available_until: OptionalMarketTime = None
+# ---- entity bodies, generated from the data contract ------------------------------------------------
 
 
-class WorkerIn(WorkerBase):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "lat": 26.73,
-                    "lon": 117.47,
-                    "skills": ["welding:5", "moving"],
-                    "certificates": ["welding_cert@2027-06-30"],
-                    "preferred_trades": ["welding"],
-                    "rating_avg": 4.6,
-                    "rating_count": 12,
-                    "max_travel_km": 10,
-                }
-            ]
-        },
+def _list_cell(table: str, column: str):
+    """The contract's own parser checks each list cell (``code:years``, ``code@YYYY-MM-DD``, ...)."""
+
+    def check(tokens: list[str] | None) -> list[str] | None:
+        if tokens:
+            try:
+                validate_cell(table, column, tokens)
+            except ContractError as exc:
+                raise ValueError(str(exc).split(": ", 1)[-1]) from None
+        return tokens
+
+    return check
+
+
+def _annotation(table: str, col: Column) -> Any:
+    """The pydantic type of one contract column (bounds, enum, time rule, token grammar)."""
+    kind = col.kind
+    if kind == "id" or (kind == "str" and col.required):
+        return Id
+    if kind == "str":
+        return Text
+    if kind in ("float", "int"):
+        bounds = {k: v for k, v in (("ge", col.lo), ("le", col.hi)) if v is not None}
+        if kind == "float":
+            return Annotated[float, Field(allow_inf_nan=False, **bounds)]
+        return Annotated[int, Field(**{k: int(v) for k, v in bounds.items()})]
+    if kind == "bool":
+        return bool
+    if kind == "datetime":
+        return MarketTime if col.required else OptionalMarketTime
+    if kind in ("list", "skills", "certs", "related"):
+        return Annotated[
+            list[Code], Field(max_length=MAX_LIST_ITEMS), AfterValidator(_list_cell(table, col.name))
+        ]
+    if kind == "event":
+        return Literal[EVENT_TYPES]  # type: ignore[valid-type]
+    raise AssertionError(kind)
+
+
+def _description(col: Column) -> str:
+    default = col.default
+    shown = (
+        ""
+        if col.required
+        or default is None
+        or (isinstance(default, float) and math.isnan(default))
+        or default == ""
+        else f" (default {default})"
     )
+    return col.doc + shown
 
 
-class JobBase(Strict):
-    trade: Code
-    lat: Lat
-    lon: Lon
-    headcount: int = Field(1, ge=1, le=10_000)
-    employer_id: Annotated[str, Field(max_length=200, pattern=NO_CONTROL)] = ""
-    required_certificates: Codes = Field(default_factory=list)
-    daily_wage: float | None = Field(None, ge=0, le=1e6, allow_inf_nan=False)
-    start_time: OptionalMarketTime = None
-    end_time: OptionalMarketTime = None
-    posted_at: OptionalMarketTime = None
-    risk_level: int = Field(1, ge=1, le=4)
-
-    @model_validator(mode="after")
-    def _ends_after_start(self):
-        if self.start_time is not None and self.end_time is not None and self.end_time < self.start_time:
-            raise ValueError("end_time is before start_time")
+def _check_rules(table: str):
+    def rules(self):
+        record = self.model_dump()
+        for rule in TABLE_RULES.get(table, ()):
+            if rule.violated_by(record):
+                raise ValueError(f"{rule.column} {rule.message}")
         return self
 
+    return model_validator(mode="after")(rules)
 
-class JobIn(JobBase):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "trade": "installation",
-                    "lat": 26.72,
-                    "lon": 117.48,
-                    "headcount": 2,
-                    "daily_wage": 260,
-                    "start_time": "2026-12-01T08:00:00",
-                    "employer_id": "e00012",
-                }
-            ]
-        },
+
+def entity_model(name: str, table: str, *, exclude: tuple[str, ...] = (), examples: list[dict] | None = None):
+    """A request model for rows of ``table``, generated from :data:`~gigmatch.core.contract.SCHEMAS`.
+
+    Optional columns are nullable with default None: left out, the contract's default applies (the
+    description says which). ``exclude`` leaves out columns the request supplies otherwise (the id
+    in the path).
+    """
+    fields: dict[str, Any] = {}
+    for col in SCHEMAS[table]:
+        if col.name in exclude:
+            continue
+        annotation = _annotation(table, col)
+        if col.required:
+            fields[col.name] = (annotation, Field(..., description=_description(col)))
+        else:
+            fields[col.name] = (annotation | None, Field(None, description=_description(col)))
+    config = ConfigDict(extra="forbid", json_schema_extra={"examples": examples or []})
+    return create_model(
+        name,
+        __config__=config,
+        __doc__=f"A ``{table}`` row, as the data contract defines it (README, data contract).",
+        __validators__={"table_rules": _check_rules(table)},
+        **fields,
     )
+
+
+def contract_row(body: BaseModel, **ids: str) -> dict:
+    """A validated body as a typed contract row (left-out optional columns omitted), plus ``ids``."""
+    return {**body.model_dump(exclude_none=True), **ids}
+
+
+WorkerIn = entity_model(
+    "WorkerIn",
+    "workers",
+    exclude=("worker_id",),
+    examples=[
+        {
+            "lat": 26.73,
+            "lon": 117.47,
+            "skills": ["welding:5", "moving"],
+            "certificates": ["welding_cert@2027-06-30"],
+            "preferred_trades": ["welding"],
+            "rating_avg": 4.6,
+            "rating_count": 12,
+            "max_travel_km": 10,
+        }
+    ],
+)
+JobIn = entity_model(
+    "JobIn",
+    "jobs",
+    exclude=("job_id",),
+    examples=[
+        {
+            "trade": "installation",
+            "lat": 26.72,
+            "lon": 117.48,
+            "headcount": 2,
+            "daily_wage": 260,
+            "start_time": "2026-12-01T08:00:00",
+            "employer_id": "e00012",
+        }
+    ],
+)
+EventIn = entity_model(
+    "EventIn",
+    "events",
+    examples=[{"ts": "2026-11-20T09:00:00", "job_id": "j000123", "worker_id": "w000042", "event": "applied"}],
+)
+
+
+# ---- requests and responses ----------------------------------------------------------------------
 
 
 class RankRequest(Strict):
@@ -248,21 +338,6 @@ class RecommendResponse(BaseModel):
     excluded: dict[str, int]
     message: str | None = None
     what_would_change: list[str] = Field(default_factory=list)
-
-
-class EventIn(Strict):
-    ts: MarketTime
-    job_id: Id
-    worker_id: Id
-    event: Literal["shown", "declined", "applied", "hired", "completed", "no_show", "rated"]
-    rating: float | None = Field(None, ge=1, le=5, allow_inf_nan=False)
-    event_id: Id | None = None
-
-    @model_validator(mode="after")
-    def _rating_for_rated(self):
-        if self.event == "rated" and self.rating is None:
-            raise ValueError("'rating' is required for a 'rated' event")
-        return self
 
 
 class EventsRequest(Strict):

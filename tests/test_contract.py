@@ -4,7 +4,7 @@ import pytest
 
 from gigmatch.core.contract import (
     ContractError,
-    events_table,
+    events_from_records,
     load_market,
     read_table,
     validate_table,
@@ -160,65 +160,56 @@ def test_timezone_offsets_become_china_local_time():
     assert df.loc[0, "ts"] == pd.Timestamp("2026-01-01T08:00:00")
 
 
-def test_events_table_agrees_with_validate_table():
-    """The API's typed fast path and the file validator return the same frame, and refuse alike."""
-    import datetime as dt
+def test_the_api_events_path_agrees_with_validate_table():
+    """The API's typed path (generated EventIn, then events_from_records) and the file validator
+    return the same frame, and refuse the same rows naming the same column."""
+    from pydantic import ValidationError
 
-    utc = dt.UTC
-    batch = [
-        (dt.datetime(2026, 11, 20, 9, 0, 0), "j1", "w1", "shown", None, "e1"),
-        (dt.datetime(2026, 11, 20, 1, 0, 0, tzinfo=utc), " j1 ", "w2", "rated", 4.5, None),
-        (dt.datetime(2026, 11, 20, 9, 30, 15, 250000), "j2", "w1", "applied", None, ""),
-        (
-            dt.datetime(2026, 11, 21, 8, 0, tzinfo=dt.timezone(dt.timedelta(hours=-5))),
-            "j2",
-            "w3",
-            "hired",
-            None,
-            "e1",
-        ),
-        (dt.datetime(2026, 11, 22, 8, 0), "j3", "w3", "rated", 1.0, "  e9 "),
+    from service.schemas import EventsRequest
+
+    rows = [
+        {"ts": "2026-11-20T09:00:00", "job_id": "j1", "worker_id": "w1", "event": "shown", "event_id": "e1"},
+        {"ts": "2026-11-20T01:00:00Z", "job_id": " j1 ", "worker_id": "w2", "event": "rated", "rating": 4.5},
+        {
+            "ts": "2026-11-20T09:30:15.25",
+            "job_id": "j2",
+            "worker_id": "w1",
+            "event": "applied",
+            "event_id": "",
+        },
+        {
+            "ts": "2026-11-21T08:00:00-05:00",
+            "job_id": "j2",
+            "worker_id": "w3",
+            "event": "hired",
+            "event_id": "e1",
+        },
+        {
+            "ts": "2026-11-22T08:00:00",
+            "job_id": "j3",
+            "worker_id": "w3",
+            "event": "rated",
+            "rating": 1.0,
+            "event_id": "  e9 ",
+        },
     ]
-    fast = events_table(*map(list, zip(*batch, strict=True)))
-    raw = pd.DataFrame(
-        [
-            {
-                "ts": t.isoformat(),
-                "job_id": j,
-                "worker_id": w,
-                "event": e,
-                "rating": "" if r is None else r,
-                "event_id": i or "",
-            }
-            for t, j, w, e, r, i in batch
-        ]
-    )
-    slow = validate_table(raw, "events")
+    body = EventsRequest.model_validate({"events": rows})
+    fast = events_from_records([e.__dict__ for e in body.events])
+    slow = validate_table(pd.DataFrame(rows).astype(object).fillna(""), "events")
     pd.testing.assert_frame_equal(fast, slow)
     assert len(fast) == 4  # the second "e1" is a re-send
     assert fast["ts"][1] == pd.Timestamp("2026-11-20 09:00:00")  # 01:00 UTC is 09:00 market time
 
     bad = [
-        ((dt.datetime(1969, 12, 31), "j", "w", "shown", None, None), "column 'ts'"),
-        ((dt.datetime(2026, 1, 1), "  ", "w", "shown", None, None), "column 'job_id': is required"),
-        ((dt.datetime(2026, 1, 1), "j", "w" * 201, "shown", None, None), "longer than 200"),
-        ((dt.datetime(2026, 1, 1), "j", "w", "rated", None, None), "required for a 'rated' event"),
-        ((dt.datetime(2026, 1, 1), "j", "w", "rated", 6.0, None), "column 'rating'"),
-        ((dt.datetime(2026, 1, 1), "j", "w", "clicked", None, None), "column 'event'"),
+        ({"ts": "1969-12-31", "job_id": "j", "worker_id": "w", "event": "shown"}, "ts"),
+        ({"ts": "2026-01-01", "job_id": "  ", "worker_id": "w", "event": "shown"}, "job_id"),
+        ({"ts": "2026-01-01", "job_id": "j", "worker_id": "w" * 201, "event": "shown"}, "worker_id"),
+        ({"ts": "2026-01-01", "job_id": "j", "worker_id": "w", "event": "rated"}, "rating"),
+        ({"ts": "2026-01-01", "job_id": "j", "worker_id": "w", "event": "rated", "rating": 6.0}, "rating"),
+        ({"ts": "2026-01-01", "job_id": "j", "worker_id": "w", "event": "clicked"}, "event"),
     ]
-    for row, message in bad:
-        with pytest.raises(ContractError, match=message):
-            events_table(*[[v] for v in row])
-        with pytest.raises(ContractError, match=message.split(":")[0]):
-            validate_table(
-                pd.DataFrame(
-                    [
-                        dict(
-                            zip(
-                                ["ts", "job_id", "worker_id", "event", "rating", "event_id"], row, strict=True
-                            )
-                        )
-                    ]
-                ).assign(ts=lambda f: f["ts"].astype(str)),
-                "events",
-            )
+    for row, column in bad:
+        with pytest.raises(ValidationError, match=column):
+            EventsRequest.model_validate({"events": [row]})
+        with pytest.raises(ContractError, match=f"column '{column}'"):
+            validate_table(pd.DataFrame([row]), "events")

@@ -266,7 +266,7 @@ def _api_models():
 
 @pytest.mark.parametrize("model", _api_models(), ids=lambda m: m.__name__)
 def test_api_models_accept_only_what_the_contract_accepts(model):
-    from service.routes.rank import _row
+    from service.schemas import contract_row
 
     table = {"WorkerIn": "workers", "JobIn": "jobs", "EventIn": "events"}[model.__name__]
     key = {"workers": {"worker_id": "w"}, "jobs": {"job_id": "j"}, "events": {}}[table]
@@ -278,7 +278,7 @@ def test_api_models_accept_only_what_the_contract_accepts(model):
             parsed = model.model_validate(body)
         except ValidationError:
             return
-        validate_table(pd.DataFrame([_row(parsed, **key)]), table)  # must not raise at all
+        validate_table(pd.DataFrame([contract_row(parsed, **key)]), table)  # must not raise at all
 
     check()
 

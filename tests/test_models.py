@@ -7,7 +7,8 @@ import pytest
 
 from gigmatch.cli import main
 from models.heuristic import HeuristicScorer
-from models.registry import Registry, RegistryError, feature_schema_hash, load_scorer, load_version
+from models.registry import Registry, RegistryError, feature_schema_hash, load_version
+from models.scorer import load_scorer
 from models.train import holdout_ndcg, promote, train
 
 REQUIRED_META = {

@@ -300,7 +300,7 @@ def test_burst_degrades_into_fast_503s(tiny_market, tmp_path):
 
 
 def test_keys_are_compared_in_constant_time_against_every_key(monkeypatch):
-    from service import app as app_module
+    from service import deps as app_module
 
     calls = []
     real = hmac.compare_digest

@@ -34,7 +34,7 @@ def test_writes_are_visible_and_events_reach_features_on_refresh(tmp_path):
     assert store.snapshot().job_open.tolist() == [False]  # ... which then marks the job filled
     store.upsert_worker({"worker_id": "w9", "lat": 26.7, "lon": 117.4, "skills": ""})
     assert "w9" in store.snapshot().worker_row  # entity writes are visible at once
-    assert store.delete("jobs", "job_id", "j")
+    assert store.delete_job("j")
     assert len(store.snapshot().jobs) == 0
     store.close()
     again = Store(tmp_path / "s.db")  # everything was committed
@@ -105,7 +105,7 @@ def test_entity_writes_update_memory_exactly_as_a_restart_reads_them(small_marke
     assert_same_as_a_fresh_store(store, db)
     store.add_events(rest.iloc[300:600])
     store.refresh_events()
-    assert store.delete("jobs", "job_id", j1)
+    assert store.delete_job(j1)
     assert j1 not in store.snapshot().job_row
     # events about a worker who registers later: some already applied (ignored while unknown), some
     # pending when the registration arrives; each must count once when the worker appears
@@ -116,7 +116,7 @@ def test_entity_writes_update_memory_exactly_as_a_restart_reads_them(small_marke
     store.add_events(rest.iloc[600:650])
     store.upsert_worker({"worker_id": "w-new", "lat": 26.7, "lon": 117.5, "skills": ""})  # appended
     assert_same_as_a_fresh_store(store, db)
-    assert store.delete("workers", "worker_id", w1)
+    assert store.delete_worker(w1)
     assert w1 not in store.snapshot().worker_row
     store.add_events(rest.iloc[650:900])
     store.upsert_job({"job_id": "j-new", "trade": "welding", "lat": 26.6, "lon": 117.4, "start_time": SOON})

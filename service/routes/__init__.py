@@ -1,0 +1,13 @@
+"""The API's routers, one module per resource; ``service.app`` includes them in this order."""
+
+from service.routes import assign, events, health, models, rank, resources, taxonomy
+
+ROUTERS = (
+    health.router,
+    rank.router,
+    events.router,
+    resources.router,
+    assign.router,
+    models.router,
+    taxonomy.router,
+)

@@ -6,7 +6,7 @@ from fastapi import APIRouter, HTTPException
 
 from gigmatch.core.times import market_now
 from matcher.batch import run_batch
-from service.app import OperatorAuth, StateDep, work_slot
+from service.deps import OperatorAuth, StateDep, work_slot
 from service.schemas import ERROR_RESPONSES, AssignRequest, AssignResponse
 
 router = APIRouter(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from gigmatch.core.contract import events_table
-from service.app import BackendAuth, StateDep
+from gigmatch.core.contract import events_from_records
+from service.deps import BackendAuth, StateDep
 from service.schemas import ERROR_RESPONSES, EventsRequest, EventsResponse
 
 router = APIRouter(
@@ -19,14 +19,7 @@ router = APIRouter(
 @router.post("/events", response_model=EventsResponse, summary="Ingest a batch of outcome events")
 def ingest(body: EventsRequest, state: StateDep) -> dict:
     ev = body.events
-    frame = events_table(
-        [e.ts for e in ev],
-        [e.job_id for e in ev],
-        [e.worker_id for e in ev],
-        [e.event for e in ev],
-        [e.rating for e in ev],
-        [e.event_id for e in ev],
-    )
+    frame = events_from_records([e.__dict__ for e in ev])  # validated by the generated EventIn
     within_batch_dupes = len(ev) - len(frame)
     accepted, duplicates = state.store.add_events(frame)
     state.events_in.labels("accepted").inc(accepted)

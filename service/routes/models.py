@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException
 
-from models.registry import Registry, RegistryError, load_scorer
-from service.app import BackendAuth, OperatorAuth, StateDep
+from models.registry import Registry, RegistryError
+from models.scorer import load_scorer
+from service.deps import BackendAuth, OperatorAuth, StateDep
 from service.schemas import ERROR_RESPONSES, ModelsResponse, ReloadResponse
 
 router = APIRouter(prefix="/v1/models", tags=["models"], responses=ERROR_RESPONSES)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
-from fastapi import APIRouter, HTTPException, Response
+from fastapi import APIRouter, Response
 
 from gigmatch.core.times import market_now
-from service.app import BackendAuth, StateDep, work_slot
+from service.deps import BackendAuth, StateDep, row_of, work_slot
 from service.ranking import encode_request_job, encode_request_worker, rank_job, recommend_jobs
 from service.schemas import (
     ERROR_RESPONSES,
@@ -14,25 +14,10 @@ from service.schemas import (
     RankResponse,
     RecommendRequest,
     RecommendResponse,
+    contract_row,
 )
 
 router = APIRouter(prefix="/v1", tags=["ranking"], dependencies=[BackendAuth], responses=ERROR_RESPONSES)
-
-
-def _row(model, **ids: str) -> dict:
-    """A pydantic body as a contract row (lists joined with ';', times as ISO strings), plus ``ids``."""
-    out: dict = dict(ids)
-    for k, v in model.model_dump(exclude_none=True).items():
-        out[k] = ";".join(v) if isinstance(v, list) else v.isoformat() if hasattr(v, "isoformat") else v
-    return out
-
-
-def _row_of(rows: dict, key: str, kind: str) -> int:
-    """The snapshot row of a stored job or worker id; 404 naming it when unknown."""
-    pos = rows.get(key)
-    if pos is None:
-        raise HTTPException(404, f"unknown {kind} {key!r}")
-    return int(pos)
 
 
 @router.post("/rank", response_model=RankResponse, summary="Rank candidate workers for a job")
@@ -42,9 +27,9 @@ def rank(body: RankRequest, state: StateDep, response: Response) -> dict:
         scorer = state.scorer
         max_km = body.max_km or state.settings.default_max_km
         if body.job_id is not None:
-            jobs, j = snap.jobs, _row_of(snap.job_row, body.job_id, "job")
+            jobs, j = snap.jobs, row_of(snap.job_row, body.job_id, "job")
         else:
-            jobs, j = encode_request_job(snap, _row(body.job, job_id="request")), 0
+            jobs, j = encode_request_job(snap, contract_row(body.job, job_id="request")), 0
         excluded_unknown = 0
         rows = None
         if body.candidate_ids is not None:
@@ -88,9 +73,9 @@ def recommend(body: RecommendRequest, state: StateDep) -> dict:
         snap = state.store.snapshot()
         scorer = state.scorer
         if body.worker_id is not None:
-            W, w = snap.workers, _row_of(snap.worker_row, body.worker_id, "worker")
+            W, w = snap.workers, row_of(snap.worker_row, body.worker_id, "worker")
         else:
-            W, w = encode_request_worker(_row(body.worker, worker_id="request"), snap), 0
+            W, w = encode_request_worker(contract_row(body.worker, worker_id="request"), snap), 0
         result = recommend_jobs(
             snap, scorer, W, w, body.max_km, body.limit, market_now(), state.settings.rerank_top
         )

@@ -6,9 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path
 
-from service.app import BackendAuth, StateDep
-from service.routes.rank import _row
-from service.schemas import ERROR_RESPONSES, JobIn, Stored, WorkerIn
+from service.deps import BackendAuth, StateDep
+from service.schemas import ERROR_RESPONSES, JobIn, Stored, WorkerIn, contract_row
 
 router = APIRouter(
     prefix="/v1",
@@ -39,13 +38,13 @@ JOB_LINKS = {
     responses={200: {"links": WORKER_LINKS}},
 )
 def put_worker(worker_id: PathId, body: WorkerIn, state: StateDep) -> dict:
-    state.store.upsert_worker(_row(body, worker_id=worker_id))
+    state.store.upsert_worker(contract_row(body, worker_id=worker_id))
     return {"id": worker_id, "status": "stored"}
 
 
 @router.delete("/workers/{worker_id}", response_model=Stored, summary="Delete a worker")
 def delete_worker(worker_id: PathId, state: StateDep) -> dict:
-    if not state.store.delete("workers", "worker_id", worker_id):
+    if not state.store.delete_worker(worker_id):
         raise HTTPException(404, f"unknown worker {worker_id!r}")
     return {"id": worker_id, "status": "deleted"}
 
@@ -57,12 +56,12 @@ def delete_worker(worker_id: PathId, state: StateDep) -> dict:
     responses={200: {"links": JOB_LINKS}},
 )
 def put_job(job_id: PathId, body: JobIn, state: StateDep) -> dict:
-    state.store.upsert_job(_row(body, job_id=job_id))
+    state.store.upsert_job(contract_row(body, job_id=job_id))
     return {"id": job_id, "status": "stored"}
 
 
 @router.delete("/jobs/{job_id}", response_model=Stored, summary="Delete a job (never recommended again)")
 def delete_job(job_id: PathId, state: StateDep) -> dict:
-    if not state.store.delete("jobs", "job_id", job_id):
+    if not state.store.delete_job(job_id):
         raise HTTPException(404, f"unknown job {job_id!r}")
     return {"id": job_id, "status": "deleted"}

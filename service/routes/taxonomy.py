@@ -6,7 +6,7 @@ import math
 
 from fastapi import APIRouter
 
-from service.app import BackendAuth, StateDep
+from service.deps import BackendAuth, StateDep
 from service.schemas import ERROR_RESPONSES, TaxonomyResponse
 
 router = APIRouter(prefix="/v1", tags=["taxonomy"], dependencies=[BackendAuth], responses=ERROR_RESPONSES)

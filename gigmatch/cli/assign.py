@@ -1,0 +1,80 @@
+"""``gigmatch assign``: the operators' batch assignment with its report."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from gigmatch.cli._common import (
+    dask_client,
+    finite_float,
+    nonneg_int,
+    positive_float,
+    positive_int,
+    scorer_for,
+)
+
+
+def cmd_assign(args: argparse.Namespace) -> int:
+    """``gigmatch assign``: the batch run over a market folder, with its outputs and report."""
+    from rich.progress import Progress
+
+    from gigmatch.core.contract import load_market
+    from matcher.batch import run_batch
+    from matcher.report import write_outputs
+
+    stages = ["load", "encode", "retrieve", "features", "score", "solve", "explain", "write"]
+    with Progress(transient=True, disable=not sys.stderr.isatty()) as progress:
+        task = progress.add_task("assign", total=len(stages))
+
+        def step(stage: str) -> None:
+            progress.update(task, completed=stages.index(stage), description=stage)
+
+        step("load")
+        market = load_market(args.data)
+        scorer = scorer_for(args.model)
+        client = dask_client(args.dask)
+        try:
+            result = run_batch(
+                market,
+                scorer,
+                max_km=args.max_km,
+                objective=args.objective,
+                worker_capacity=args.worker_capacity,
+                min_score=args.min_score,
+                candidates_per_slot=args.candidates_per_slot,
+                client=client,
+                progress=step,
+            )
+        finally:
+            if client is not None:
+                client.close()
+        step("write")
+        write_outputs(result, args.out)
+    s = result.summary
+    print(
+        f"filled {s['filled']}/{s['slots']} slots ({s['fill_rate']:.1%}), mean distance {s['mean_distance_km']} km, "
+        f"solver {s['solver_seconds']} s, model {s['model_version']} -> {args.out}"
+    )
+    return 0
+
+
+def register(sub) -> None:
+    """Add this module\'s commands to the subcommand parsers ``sub``."""
+    p = sub.add_parser("assign", help="batch assignment of a market's jobs to nearby workers")
+    p.add_argument("--data", required=True, type=Path)
+    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--model", type=Path, help="model dir or registry; default: the heuristic scorer")
+    p.add_argument("--max-km", type=positive_float, default=15.0)
+    p.add_argument("--objective", choices=["fill", "weight"], default="fill")
+    p.add_argument("--worker-capacity", type=nonneg_int, default=1)
+    p.add_argument("--min-score", type=finite_float, default=None)
+    p.add_argument(
+        "--candidates-per-slot",
+        type=positive_int,
+        default=30,
+        help="each job keeps this many nearest able workers per slot (default 30)",
+    )
+    p.add_argument("--dask", metavar="local|SCHEDULER_ADDRESS", default=None)
+    p.set_defaults(func=cmd_assign)

@@ -1,0 +1,106 @@
+"""Data commands: ``simulate`` a market, ``validate`` a market folder, export the ``taxonomy``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from gigmatch.cli._common import CLIError, nonneg_int, positive_int
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    """``gigmatch simulate``: write a simulated market and its oracle."""
+    from gigmatch.core.contract import load_vocabulary
+    from gigmatch.sim.simulate import SimulationConfig, write_simulation
+
+    taxonomy = None
+    if args.taxonomy is not None:
+        if not args.taxonomy.is_dir():
+            raise CLIError(f"--taxonomy {args.taxonomy}: not a folder with trades/certificates tables")
+        taxonomy = load_vocabulary(args.taxonomy)
+        if taxonomy.is_built_in:
+            raise CLIError(
+                f"--taxonomy {args.taxonomy}: holds no trades.csv/.parquet or certificates.csv/.parquet"
+            )
+
+    config = SimulationConfig(
+        region=args.region,
+        workers=args.workers,
+        jobs=args.jobs,
+        days=args.days,
+        seed=args.seed,
+        start=args.start,
+        shown_per_job=args.shown_per_job,
+    )
+    summary = write_simulation(config, args.out, fmt=args.format, taxonomy=taxonomy)
+    print(
+        f"simulated {summary['region']['full_name']}: {summary['workers']} workers, {summary['jobs']} jobs, "
+        f"{summary['events']} events ({summary['shown_pairs']} shown pairs) -> {args.out}"
+    )
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """``gigmatch validate``: validate a market folder and print the vocabulary report."""
+    from gigmatch.core.contract import Readings, load_market
+    from gigmatch.core.vocabulary import format_report, vocabulary_report
+
+    readings = Readings()
+    m = load_market(args.data, readings=readings)
+    report = vocabulary_report(m, readings)
+    if args.json:
+        counts = {t: len(getattr(m, t)) for t in ("workers", "jobs", "employers", "events")}
+        print(json.dumps({**counts, "vocabulary": report}, ensure_ascii=False, indent=1))
+    else:
+        print(format_report(m, report))
+    return 0
+
+
+def cmd_taxonomy(args: argparse.Namespace) -> int:
+    """``gigmatch taxonomy export``: write the built-in taxonomy as trades/certificates tables."""
+    from gigmatch.core.contract import write_vocabulary
+    from gigmatch.core.taxonomy import default_taxonomy
+
+    tax = default_taxonomy()
+    write_vocabulary(tax, args.out, fmt=args.format)
+    print(
+        f"wrote the built-in taxonomy ({len(tax.trades)} trades, {len(tax.certificates)} certificates) as "
+        f"{args.out / ('trades.' + args.format)} and {args.out / ('certificates.' + args.format)}"
+    )
+    return 0
+
+
+def register(sub) -> None:
+    """Add ``simulate``, ``validate`` and ``taxonomy`` to the subcommand parsers ``sub``."""
+    p = sub.add_parser("simulate", help="simulate a county market with an event log and its oracle")
+    p.add_argument("--region", default="将乐县", help="county or district name, full name or adcode")
+    p.add_argument("--workers", type=positive_int, default=10_000)
+    p.add_argument("--jobs", type=positive_int, default=2_000)
+    p.add_argument("--days", type=positive_int, default=30)
+    p.add_argument("--seed", type=nonneg_int, default=7)
+    p.add_argument("--start", default="2026-09-01", help="first day of the log, YYYY-MM-DD")
+    p.add_argument("--shown-per-job", type=positive_int, default=30)
+    p.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    p.add_argument(
+        "--taxonomy",
+        type=Path,
+        help="folder with trades/certificates tables: simulate a market that speaks this vocabulary",
+    )
+    p.add_argument("--out", required=True, type=Path)
+    p.set_defaults(func=cmd_simulate)
+
+    p = sub.add_parser(
+        "validate", help="validate a market folder and report how its trade and certificate codes were read"
+    )
+    p.add_argument("--data", required=True, type=Path)
+    p.add_argument("--json", action="store_true", help="the counts and the vocabulary report as JSON")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("taxonomy", help="the built-in trade and certificate taxonomy")
+    p.add_argument("action", choices=["export"], help="export: write it as trades/certificates tables")
+    p.add_argument(
+        "--out", required=True, type=Path, help="folder to write trades.csv and certificates.csv to"
+    )
+    p.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    p.set_defaults(func=cmd_taxonomy)

@@ -1,0 +1,174 @@
+"""Model commands: ``train``, ``evaluate``, ``score`` and the registry (``models list|promote|rollback``)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from gigmatch.cli._common import CLIError, dask_client, load_params, nonneg_int, scorer_for
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """``gigmatch train``: train a ranker into a registry (the first version becomes current)."""
+    from rich.progress import Progress
+
+    from models.train import train
+
+    stages = ["load", "features", "train", "evaluate", "save"]
+    client = dask_client(args.dask)
+    try:
+        with Progress(transient=True, disable=not sys.stderr.isatty()) as progress:
+            task = progress.add_task("train", total=len(stages))
+            step = lambda s: progress.update(task, completed=stages.index(s), description=s)  # noqa: E731
+            scorer, meta = train(
+                args.data,
+                args.out,
+                seed=args.seed,
+                params=load_params(args.params),
+                dask_client=client,
+                progress=step,
+            )
+    finally:
+        if client is not None:
+            client.close()
+    test = meta["metrics"]["test"]
+    print(f"trained {meta['version']} in {meta['timing_seconds']['total']} s -> {scorer.path}")
+    print(
+        f"test NDCG@10: model {test['scores']['model']['ndcg@10']:.4f}, heuristic {test['scores']['heuristic']['ndcg@10']:.4f}"
+        + (f", oracle {test['scores']['oracle']['ndcg@10']:.4f}" if "oracle" in test["scores"] else "")
+    )
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    """``gigmatch evaluate``: a model against the baselines on the test period."""
+    from gigmatch.core.contract import load_market
+    from models.dataset import build_training_set, time_split
+    from models.evaluate import evaluate
+
+    scorer = scorer_for(args.model)
+    data = build_training_set(load_market(args.data))
+    _, _, te = time_split(data)
+    report = evaluate(scorer, data.subset(te), args.data)
+    if args.json:
+        print(json.dumps(report, indent=1))
+        return 0
+    print(
+        f"test period {report['period'][0]} .. {report['period'][1]}: {report['queries']} jobs, {report['rows']} shown pairs"
+    )
+    print(f"{'scorer':<16}{'NDCG@5':>9}{'NDCG@10':>9}{'MAP':>9}{'R@10':>9}")
+    for name, m in report["scores"].items():
+        label = f"model ({scorer.version})" if name == "model" else name
+        print(
+            f"{label[:16]:<16}{m['ndcg@5']:>9.4f}{m['ndcg@10']:>9.4f}{m['map']:>9.4f}{m['recall@10']:>9.4f}"
+        )
+    if report.get("model_vs_oracle_ndcg@10") is not None:
+        print(f"model reaches {report['model_vs_oracle_ndcg@10']:.1%} of the oracle's NDCG@10")
+    if report.get("model_vs_oracle_no_pair_noise_ndcg@10") is not None:
+        print(
+            f"model reaches {report['model_vs_oracle_no_pair_noise_ndcg@10']:.1%} of the NDCG@10 of the "
+            "oracle without the pair's own apply noise"
+        )
+    return 0
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    """``gigmatch score``: score given (job, worker) pairs, each as of its first showing."""
+    import numpy as np
+    import pandas as pd
+
+    from features.encode import encode_market
+    from features.history import WorkerHistory
+    from features.pairs import build_pairs
+    from gigmatch.core.contract import load_market
+
+    scorer = scorer_for(args.model)
+    market = load_market(args.data)
+    try:
+        pairs = pd.read_csv(args.pairs, dtype=str, keep_default_na=False)
+    except (OSError, ValueError) as exc:
+        raise CLIError(f"--pairs {args.pairs}: cannot be read ({exc})") from None
+    for col in ("job_id", "worker_id"):
+        if col not in pairs:
+            raise CLIError(f"{Path(args.pairs).name}: missing required column '{col}'")
+    W, J = encode_market(market)
+    j = pd.Index(J.ids).get_indexer(pairs["job_id"])
+    w = pd.Index(W.ids).get_indexer(pairs["worker_id"])
+    for name, idx, col in (("job", j, "job_id"), ("worker", w, "worker_id")):
+        if (idx < 0).any():
+            pos = int(np.flatnonzero(idx < 0)[0])
+            raise CLIError(
+                f"{Path(args.pairs).name}: row {pos + 1}, column '{col}': unknown {name} {pairs[col].iloc[pos]!r}"
+            )
+    # as of the pair's first shown event when the log has one, else the job's posting
+    ev = market.events
+    shown = ev[ev["event"] == "shown"].groupby(["job_id", "worker_id"])["ts"].min()
+    key = pd.MultiIndex.from_arrays([pairs["job_id"], pairs["worker_id"]])
+    shown_ts = shown.reindex(key).to_numpy(dtype="datetime64[ns]")
+    asof = np.where(np.isnat(shown_ts), J.posted_s[j], shown_ts.astype("int64") / 1e9)
+    batch = build_pairs(J, W, j, w, history=WorkerHistory(ev, W.ids), asof_s=asof)
+    out = pd.DataFrame(
+        {"job_id": pairs["job_id"], "worker_id": pairs["worker_id"], "score": scorer.score(batch.X)}
+    )
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    out.to_csv(args.out, index=False)
+    print(f"scored {len(out)} pairs with {scorer.version} -> {args.out}")
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    """``gigmatch models list|promote|rollback``: the model registry."""
+    from models.registry import Registry
+    from models.train import promote
+
+    reg = Registry(args.registry)
+    if args.action == "list":
+        current = reg.current()
+        for v in reg.versions():
+            m = reg.metadata(v)
+            ndcg = m.get("metrics", {}).get("test", {}).get("scores", {}).get("model", {}).get("ndcg@10")
+            print(f"{'*' if v == current else ' '} {v}  test NDCG@10 {ndcg}  data {m['data']['hash']}")
+        if not reg.versions():
+            print(f"no versions in {args.registry}")
+    elif args.action == "promote":
+        if not args.version:
+            raise CLIError("promote needs a VERSION (see `gigmatch models list`)")
+        r = promote(args.registry, args.version, data_dir=args.data, force=args.force)
+        print(json.dumps(r))
+    elif args.action == "rollback":
+        print(f"current is now {reg.rollback()}")
+    return 0
+
+
+def register(sub) -> None:
+    """Add this module\'s commands to the subcommand parsers ``sub``."""
+    p = sub.add_parser("train", help="train the LambdaRank ranker from a market's event log")
+    p.add_argument("--data", required=True, type=Path)
+    p.add_argument("--out", required=True, type=Path, help="model registry folder (created if missing)")
+    p.add_argument("--params", type=Path, help="JSON file of LightGBM parameters")
+    p.add_argument("--seed", type=nonneg_int, default=0)
+    p.add_argument("--dask", metavar="local|SCHEDULER_ADDRESS", default=None)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="model against baselines on the test period")
+    p.add_argument("--model", type=Path, help="registry or version folder; default: heuristic (cold start)")
+    p.add_argument("--data", required=True, type=Path)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("score", help="score given (job_id, worker_id) pairs offline")
+    p.add_argument("--model", type=Path)
+    p.add_argument("--data", required=True, type=Path)
+    p.add_argument("--pairs", required=True, type=Path)
+    p.add_argument("--out", required=True, type=Path)
+    p.set_defaults(func=cmd_score)
+
+    p = sub.add_parser("models", help="model registry: list | promote VERSION | rollback")
+    p.add_argument("action", choices=["list", "promote", "rollback"])
+    p.add_argument("version", nargs="?")
+    p.add_argument("--registry", required=True, type=Path)
+    p.add_argument("--data", type=Path, help="market whose test period is the promote holdout")
+    p.add_argument("--force", action="store_true", help="promote even if worse on the holdout")
+    p.set_defaults(func=cmd_models)
