@@ -44,11 +44,13 @@ demo-assign: $(VENV)/.installed demo-data demo-model
 	$(BIN)/gigmatch assign --data $(DEMO_DATA) --model $(DEMO_REGISTRY) --out $(DEMO)/assign --max-km 15
 	@echo "open $(DEMO)/assign/report.html in a browser"
 
+# The layer rule (import-linter, contracts in pyproject.toml), then the whole suite.
 test: $(VENV)/.installed-dev
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
 
 lint: $(VENV)/.installed-dev
-	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/lint-imports
 
 # Property tests and both schemathesis phases, nightly size, fresh seeds (benchmarks/fuzz_nightly.sh).
 fuzz-nightly: $(VENV)/.installed-dev

@@ -3,9 +3,12 @@ from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from gigmatch.core.contract import load_market, validate_table
 from service.store import Store
+from service.store.repository import MarketRepository
+from service.store.sqlite import SQLiteRepository
 from tests.conftest import make_market
 
 SOON = (datetime.now() + timedelta(days=2)).replace(microsecond=0).isoformat()
@@ -17,141 +20,196 @@ def events(rows):
     )
 
 
-def test_writes_are_visible_and_events_reach_features_on_refresh(tmp_path):
-    market = make_market(
-        [{"worker_id": f"w{i}", "lat": 26.7, "lon": 117.4, "skills": "moving"} for i in range(3)],
-        [{"job_id": "j", "trade": "moving", "lat": 26.7, "lon": 117.4, "headcount": 2, "start_time": SOON}],
-    )
-    store = Store(tmp_path / "s.db")
-    store.seed(market)
-    snap = store.snapshot()
-    assert snap.job_open.tolist() == [True]
-    hires = events([(SOON[:10] + "T00:00:00", "j", f"w{i}", "hired", f"h{i}") for i in range(2)])
-    assert store.add_events(hires) == (2, 0)
-    assert store.add_events(hires) == (0, 2)  # idempotent
-    assert store.snapshot() is snap  # reads never wait for event processing ...
-    store.refresh_events()
-    assert store.snapshot().job_open.tolist() == [False]  # ... which then marks the job filled
-    store.upsert_worker({"worker_id": "w9", "lat": 26.7, "lon": 117.4, "skills": ""})
-    assert "w9" in store.snapshot().worker_row  # entity writes are visible at once
-    assert store.delete_job("j")
-    assert len(store.snapshot().jobs) == 0
-    store.close()
-    again = Store(tmp_path / "s.db")  # everything was committed
-    assert again.counts() == {"workers": 4, "jobs": 0, "employers": 0, "events": 2}
-    again.close()
+class StoreContract:
+    """Tests every store backend must pass (the implicit-style shared mixin): a backend's test class
+    sets :meth:`repository`, a repository over a location derived from ``tmp_path`` (the same path
+    reopens the same data). The repository methods are checked directly first, then the store over
+    them: visibility of writes, incremental event state equal to a rebuild, writes equal to what a
+    restart reads, and events racing with rebuilds counted once.
+    """
 
+    def repository(self, tmp_path) -> MarketRepository:
+        raise NotImplementedError
 
-def test_incremental_event_refresh_equals_a_full_rebuild(small_market_dir, tmp_path):
-    """Events applied batch by batch give the snapshot a full rebuild gives: history and filled jobs."""
-    market = load_market(small_market_dir)
-    log = market.events.sort_values("ts", kind="stable").reset_index(drop=True)
-    market.events = log.iloc[: len(log) // 2]
-    store = Store(tmp_path / "s.db")
-    store.seed(market)
-    rest = log.iloc[len(log) // 2 :]
-    hired = rest[rest["event"] == "hired"].iloc[:3]  # re-sent hires under new ids: not counted twice
-    rest = pd.concat([rest, hired.assign(event_id=hired["event_id"] + "-again")], ignore_index=True)
-    for batch in np.array_split(np.arange(len(rest)), 7):
-        store.add_events(rest.iloc[batch])
+    def store(self, tmp_path) -> Store:
+        return Store(self.repository(tmp_path))
+
+    def test_repository_keeps_order_replaces_in_place_and_refuses_unknown_tables(self, tmp_path):
+        repo = self.repository(tmp_path)
+        assert isinstance(repo, MarketRepository)
+        repo.upsert_rows("workers", [{"worker_id": k, "lat": "1"} for k in ("b", "a", "c")])
+        repo.upsert_rows("workers", [{"worker_id": "a", "lat": "2"}, {"worker_id": "d", "lat": "3"}])
+        rows = repo.read_rows("workers")
+        assert [r["worker_id"] for r in rows] == ["b", "a", "c", "d"] and rows[1]["lat"] == "2"
+        assert repo.delete_row("workers", "c") and not repo.delete_row("workers", "c")
+        for bad in ("workers; DROP TABLE workers", "events", "sqlite_master"):
+            with pytest.raises(ValueError, match="unknown entity table"):
+                repo.read_rows(bad)
+        repo.close()
+        again = self.repository(tmp_path)  # durable
+        assert [r["worker_id"] for r in again.read_rows("workers")] == ["b", "a", "d"]
+        again.close()
+
+    def test_repository_events_are_idempotent_and_ordered(self, tmp_path):
+        repo = self.repository(tmp_path)
+        rows = [
+            (f"e{i}", f"2026-10-0{i + 1}T08:00:00", "j", "w", "rated" if i else "shown", 4.0 if i else None)
+            for i in range(3)
+        ]
+        assert repo.add_events(rows[:2]) == 2
+        assert repo.add_events(rows) == 1  # e0 and e1 are stored already
+        frame = repo.read_events()
+        assert frame["event_id"].tolist() == ["e0", "e1", "e2"]
+        assert frame["rating"].tolist()[0] == "" and float(frame["rating"].tolist()[1]) == 4.0
+        assert repo.counts()["events"] == 3
+        repo.close()
+
+    def test_writes_are_visible_and_events_reach_features_on_refresh(self, tmp_path):
+        market = make_market(
+            [{"worker_id": f"w{i}", "lat": 26.7, "lon": 117.4, "skills": "moving"} for i in range(3)],
+            [
+                {
+                    "job_id": "j",
+                    "trade": "moving",
+                    "lat": 26.7,
+                    "lon": 117.4,
+                    "headcount": 2,
+                    "start_time": SOON,
+                }
+            ],
+        )
+        store = self.store(tmp_path)
+        store.seed(market)
+        snap = store.snapshot()
+        assert snap.job_open.tolist() == [True]
+        hires = events([(SOON[:10] + "T00:00:00", "j", f"w{i}", "hired", f"h{i}") for i in range(2)])
+        assert store.add_events(hires) == (2, 0)
+        assert store.add_events(hires) == (0, 2)  # idempotent
+        assert store.snapshot() is snap  # reads never wait for event processing ...
         store.refresh_events()
-    incremental = store.snapshot()
-    full = store.rebuild()
-    assert incremental.history.n_events == full.history.n_events > 0
-    for name in ("_keys", "_cum", "_last_act", "_first", "_base"):
-        assert np.array_equal(getattr(incremental.history, name), getattr(full.history, name)), name
-    assert np.array_equal(incremental.job_hired, full.job_hired) and full.job_hired.sum() > 0
-    assert np.array_equal(incremental.job_open, full.job_open)
-    store.close()
+        assert store.snapshot().job_open.tolist() == [False]  # ... which then marks the job filled
+        store.upsert_worker({"worker_id": "w9", "lat": 26.7, "lon": 117.4, "skills": ""})
+        assert "w9" in store.snapshot().worker_row  # entity writes are visible at once
+        assert store.delete_job("j")
+        assert len(store.snapshot().jobs) == 0
+        store.close()
+        again = self.store(tmp_path)  # everything was committed
+        assert again.counts() == {"workers": 4, "jobs": 0, "employers": 0, "events": 2}
+        again.close()
 
-
-def assert_same_as_a_fresh_store(store: Store, path) -> None:
-    """The live snapshot equals the one a new Store over the same file derives from scratch."""
-    store.refresh_events()
-    live = store.snapshot()
-    again = Store(path)
-    fresh = again.snapshot()
-    for table in ("workers", "jobs"):
-        pd.testing.assert_frame_equal(store._frame(table), again._frame(table), obj=table)
-    assert list(live.workers.ids) == list(fresh.workers.ids)
-    assert list(live.jobs.ids) == list(fresh.jobs.ids)
-    for name in ("lat", "lon", "max_travel_km", "rating_count"):
-        assert np.array_equal(getattr(live.workers, name), getattr(fresh.workers, name), equal_nan=True)
-    for name in ("_keys", "_cum", "_last_act", "_first", "_base"):
-        assert np.array_equal(getattr(live.history, name), getattr(fresh.history, name)), name
-    assert np.array_equal(live.job_hired, fresh.job_hired)
-    assert np.array_equal(live.job_open, fresh.job_open)
-    again.close()
-
-
-def test_entity_writes_update_memory_exactly_as_a_restart_reads_them(small_market_dir, tmp_path):
-    """PUT and DELETE patch the in-memory tables and keep (or extend) the history; after each kind of
-    write a fresh Store over the same file, which reads and derives everything again, agrees."""
-    market = load_market(small_market_dir)
-    log = market.events.sort_values("ts", kind="stable").reset_index(drop=True)
-    market.events = log.iloc[: len(log) // 2]
-    db = tmp_path / "s.db"
-    store = Store(db)
-    store.seed(market)
-    w0, w1 = market.workers["worker_id"].iloc[:2]
-    j0, j1 = market.jobs["job_id"].iloc[:2]
-    rest = log.iloc[len(log) // 2 :]
-    store.add_events(rest.iloc[:300])  # pending when the next write rebuilds: applied incrementally
-    store.upsert_worker({"worker_id": w0, "lat": 26.61, "lon": 117.41, "skills": "moving:3"})  # update
-    assert store.snapshot().workers.ids[0] == w0  # an update keeps the worker's place
-    store.upsert_job(
-        {"job_id": j0, "trade": "moving", "lat": 26.6, "lon": 117.4, "headcount": 3, "start_time": SOON}
-    )
-    assert_same_as_a_fresh_store(store, db)
-    store.add_events(rest.iloc[300:600])
-    store.refresh_events()
-    assert store.delete_job(j1)
-    assert j1 not in store.snapshot().job_row
-    # events about a worker who registers later: some already applied (ignored while unknown), some
-    # pending when the registration arrives; each must count once when the worker appears
-    early = events([(f"2026-10-0{d}T10:00:00", j0, "w-new", "shown", f"early-{d}") for d in (1, 2)])
-    store.add_events(early)
-    store.refresh_events()
-    store.add_events(events([("2026-10-03T10:00:00", j0, "w-new", "applied", "early-3")]))
-    store.add_events(rest.iloc[600:650])
-    store.upsert_worker({"worker_id": "w-new", "lat": 26.7, "lon": 117.5, "skills": ""})  # appended
-    assert_same_as_a_fresh_store(store, db)
-    assert store.delete_worker(w1)
-    assert w1 not in store.snapshot().worker_row
-    store.add_events(rest.iloc[650:900])
-    store.upsert_job({"job_id": "j-new", "trade": "welding", "lat": 26.6, "lon": 117.4, "start_time": SOON})
-    assert_same_as_a_fresh_store(store, db)
-    store.close()
-
-
-def test_events_racing_with_rebuilds_are_counted_once(small_market_dir, tmp_path):
-    """Events posted from another thread while writes rebuild the snapshot: each lands in the
-    history exactly once (either in the rebuild's log or in a later incremental refresh)."""
-    market = load_market(small_market_dir)
-    log = market.events.sort_values("ts", kind="stable").reset_index(drop=True)
-    market.events = log.iloc[:100]
-    store = Store(tmp_path / "s.db")
-    store.seed(market)
-    rest = log.iloc[100:]
-    done = threading.Event()
-
-    def post():
-        for batch in np.array_split(np.arange(len(rest)), 400):
+    def test_incremental_event_refresh_equals_a_full_rebuild(self, small_market_dir, tmp_path):
+        """Events applied batch by batch give the snapshot a full rebuild gives: history and filled jobs."""
+        market = load_market(small_market_dir)
+        log = market.events.sort_values("ts", kind="stable").reset_index(drop=True)
+        market.events = log.iloc[: len(log) // 2]
+        store = self.store(tmp_path)
+        store.seed(market)
+        rest = log.iloc[len(log) // 2 :]
+        hired = rest[rest["event"] == "hired"].iloc[:3]  # re-sent hires under new ids: not counted twice
+        rest = pd.concat([rest, hired.assign(event_id=hired["event_id"] + "-again")], ignore_index=True)
+        for batch in np.array_split(np.arange(len(rest)), 7):
             store.add_events(rest.iloc[batch])
-        done.set()
+            store.refresh_events()
+        incremental = store.snapshot()
+        full = store.rebuild()
+        assert incremental.history.n_events == full.history.n_events > 0
+        for name in ("_keys", "_cum", "_last_act", "_first", "_base"):
+            assert np.array_equal(getattr(incremental.history, name), getattr(full.history, name)), name
+        assert np.array_equal(incremental.job_hired, full.job_hired) and full.job_hired.sum() > 0
+        assert np.array_equal(incremental.job_open, full.job_open)
+        store.close()
 
-    poster = threading.Thread(target=post)
-    poster.start()
-    i = 0
-    while not done.is_set():  # new workers: each write re-derives the history from the whole log
-        store.upsert_worker({"worker_id": f"w-race-{i}", "lat": 26.7, "lon": 117.4, "skills": ""})
+    def assert_same_as_a_fresh_store(self, store: Store, tmp_path) -> None:
+        """The live snapshot equals the one a new Store over the same file derives from scratch."""
         store.refresh_events()
-        i += 1
-    poster.join()
-    store.refresh_events()
-    live = store.snapshot()
-    store.close()
-    again = Store(tmp_path / "s.db")
-    assert i > 1 and live.history.n_events == again.snapshot().history.n_events
-    assert np.array_equal(live.history._cum, again.snapshot().history._cum)
-    again.close()
+        live = store.snapshot()
+        again = self.store(tmp_path)
+        fresh = again.snapshot()
+        for table in ("workers", "jobs"):
+            pd.testing.assert_frame_equal(store._frame(table), again._frame(table), obj=table)
+        assert list(live.workers.ids) == list(fresh.workers.ids)
+        assert list(live.jobs.ids) == list(fresh.jobs.ids)
+        for name in ("lat", "lon", "max_travel_km", "rating_count"):
+            assert np.array_equal(getattr(live.workers, name), getattr(fresh.workers, name), equal_nan=True)
+        for name in ("_keys", "_cum", "_last_act", "_first", "_base"):
+            assert np.array_equal(getattr(live.history, name), getattr(fresh.history, name)), name
+        assert np.array_equal(live.job_hired, fresh.job_hired)
+        assert np.array_equal(live.job_open, fresh.job_open)
+        again.close()
+
+    def test_entity_writes_update_memory_exactly_as_a_restart_reads_them(self, small_market_dir, tmp_path):
+        """PUT and DELETE patch the in-memory tables and keep (or extend) the history; after each kind of
+        write a fresh Store over the same file, which reads and derives everything again, agrees."""
+        market = load_market(small_market_dir)
+        log = market.events.sort_values("ts", kind="stable").reset_index(drop=True)
+        market.events = log.iloc[: len(log) // 2]
+        store = self.store(tmp_path)
+        store.seed(market)
+        w0, w1 = market.workers["worker_id"].iloc[:2]
+        j0, j1 = market.jobs["job_id"].iloc[:2]
+        rest = log.iloc[len(log) // 2 :]
+        store.add_events(rest.iloc[:300])  # pending when the next write rebuilds: applied incrementally
+        store.upsert_worker({"worker_id": w0, "lat": 26.61, "lon": 117.41, "skills": "moving:3"})  # update
+        assert store.snapshot().workers.ids[0] == w0  # an update keeps the worker's place
+        store.upsert_job(
+            {"job_id": j0, "trade": "moving", "lat": 26.6, "lon": 117.4, "headcount": 3, "start_time": SOON}
+        )
+        self.assert_same_as_a_fresh_store(store, tmp_path)
+        store.add_events(rest.iloc[300:600])
+        store.refresh_events()
+        assert store.delete_job(j1)
+        assert j1 not in store.snapshot().job_row
+        # events about a worker who registers later: some already applied (ignored while unknown), some
+        # pending when the registration arrives; each must count once when the worker appears
+        early = events([(f"2026-10-0{d}T10:00:00", j0, "w-new", "shown", f"early-{d}") for d in (1, 2)])
+        store.add_events(early)
+        store.refresh_events()
+        store.add_events(events([("2026-10-03T10:00:00", j0, "w-new", "applied", "early-3")]))
+        store.add_events(rest.iloc[600:650])
+        store.upsert_worker({"worker_id": "w-new", "lat": 26.7, "lon": 117.5, "skills": ""})  # appended
+        self.assert_same_as_a_fresh_store(store, tmp_path)
+        assert store.delete_worker(w1)
+        assert w1 not in store.snapshot().worker_row
+        store.add_events(rest.iloc[650:900])
+        store.upsert_job(
+            {"job_id": "j-new", "trade": "welding", "lat": 26.6, "lon": 117.4, "start_time": SOON}
+        )
+        self.assert_same_as_a_fresh_store(store, tmp_path)
+        store.close()
+
+    def test_events_racing_with_rebuilds_are_counted_once(self, small_market_dir, tmp_path):
+        """Events posted from another thread while writes rebuild the snapshot: each lands in the
+        history exactly once (either in the rebuild's log or in a later incremental refresh)."""
+        market = load_market(small_market_dir)
+        log = market.events.sort_values("ts", kind="stable").reset_index(drop=True)
+        market.events = log.iloc[:100]
+        store = self.store(tmp_path)
+        store.seed(market)
+        rest = log.iloc[100:]
+        done = threading.Event()
+
+        def post():
+            for batch in np.array_split(np.arange(len(rest)), 400):
+                store.add_events(rest.iloc[batch])
+            done.set()
+
+        poster = threading.Thread(target=post)
+        poster.start()
+        i = 0
+        while not done.is_set():  # new workers: each write re-derives the history from the whole log
+            store.upsert_worker({"worker_id": f"w-race-{i}", "lat": 26.7, "lon": 117.4, "skills": ""})
+            store.refresh_events()
+            i += 1
+        poster.join()
+        store.refresh_events()
+        live = store.snapshot()
+        store.close()
+        again = self.store(tmp_path)
+        assert i > 1 and live.history.n_events == again.snapshot().history.n_events
+        assert np.array_equal(live.history._cum, again.snapshot().history._cum)
+        again.close()
+
+
+class TestSQLiteStore(StoreContract):
+    def repository(self, tmp_path) -> MarketRepository:
+        return SQLiteRepository(tmp_path / "store.db")
