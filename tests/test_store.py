@@ -64,6 +64,32 @@ class StoreContract:
         assert repo.counts()["events"] == 3
         repo.close()
 
+    def test_repository_streams_records_and_leases(self, tmp_path):
+        repo = self.repository(tmp_path)
+        first = repo.append("answers", [{"n": 1}, {"n": 2}])
+        other = repo.append("offers", [{"n": 99}])
+        third = repo.append("answers", [{"n": 3, "text": "事事有回音"}])
+        assert first[0] < first[1] < third[0] and len(other) == 1
+        assert [r["n"] for _, r in repo.read_stream("answers")] == [1, 2, 3]
+        page = repo.read_stream("answers", after=first[0], limit=1)
+        assert page == [(first[1], {"n": 2})]
+        assert repo.read_stream("answers", after=third[0]) == []
+        repo.put_records("cases", {"w1": {"status": "open"}, "w2": {"status": "open"}})
+        repo.put_records("cases", {"w1": {"status": "closed"}})
+        assert repo.read_records("cases") == {"w1": {"status": "closed"}, "w2": {"status": "open"}}
+        assert repo.read_records("offers") == {}
+        assert repo.acquire_lease("answer_loop", "a", ttl_s=60)
+        assert repo.acquire_lease("answer_loop", "a", ttl_s=60)  # renewed by its holder
+        assert not repo.acquire_lease("answer_loop", "b", ttl_s=60)  # held by another
+        assert repo.acquire_lease("expired", "a", ttl_s=-1) and repo.acquire_lease("expired", "b", ttl_s=60)
+        for bad in ("Answers", "a b", "x;drop", ""):
+            with pytest.raises(ValueError, match="invalid"):
+                repo.append(bad, [{}])
+        repo.close()
+        again = self.repository(tmp_path)
+        assert [r["text"] for _, r in again.read_stream("answers", after=first[1])] == ["事事有回音"]
+        again.close()
+
     def test_writes_are_visible_and_events_reach_features_on_refresh(self, tmp_path):
         market = make_market(
             [{"worker_id": f"w{i}", "lat": 26.7, "lon": 117.4, "skills": "moving"} for i in range(3)],

@@ -6,6 +6,18 @@ store (:class:`service.store.Store`) keeps the validated tables, the event log a
 in memory and talks to a repository only through these methods, so a second database is a new
 module, not an edit.
 
+Besides the market's own tables a repository keeps two generic kinds of state that the service's
+loops build on (the answer loop's cases and answers, dispatch offers, webhook deliveries, the change
+feed replicas follow), so that each of those is written once for every backend:
+
+- **streams**: append-only logs of JSON rows, each row numbered by a sequence (the cursor) that only
+  grows; readers page through ``read_stream(name, after=cursor)``;
+- **records**: keyed JSON documents, upserted and read whole;
+- **leases**: a named lease held by one holder until it expires, so that a piece of background work
+  is done by one process at a time.
+
+Stream, record-kind and lease names are values in fixed tables, never SQL identifiers.
+
 Rows are contract rows: ``dict`` of column -> value in the contract's string form (lists joined with
 ``;``, ISO times), exactly what :func:`gigmatch.core.contract.serialise_table` writes and
 :func:`gigmatch.core.contract.validate_table` reads back. Table and key names come from
@@ -14,6 +26,7 @@ Rows are contract rows: ``dict`` of column -> value in the contract's string for
 
 from __future__ import annotations
 
+import re
 from typing import Protocol, runtime_checkable
 
 import pandas as pd
@@ -27,6 +40,16 @@ ENTITY_KEYS: dict[str, str] = {
     "certificates": "certificate",
 }
 EVENT_COLUMNS = ("event_id", "ts", "job_id", "worker_id", "event", "rating")
+
+
+NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")  # stream, record-kind and lease names
+
+
+def check_name(name: str) -> str:
+    """A stream, record-kind or lease name (lowercase, digits, underscores; at most 40); else ValueError."""
+    if not isinstance(name, str) or not NAME.match(name):
+        raise ValueError(f"invalid stream/record/lease name {name!r}")
+    return name
 
 
 def entity_key(table: str) -> str:
@@ -74,6 +97,27 @@ class MarketRepository(Protocol):
 
     def counts(self) -> dict[str, int]:
         """Rows per table: workers, jobs, employers, events."""
+        ...
+
+    def append(self, stream: str, rows: list[dict]) -> list[int]:
+        """Append JSON rows to a stream; returns their sequence numbers (increasing). Committed."""
+        ...
+
+    def read_stream(self, stream: str, after: int = 0, limit: int = 1000) -> list[tuple[int, dict]]:
+        """Up to ``limit`` rows of a stream with sequence > ``after``, in sequence order."""
+        ...
+
+    def put_records(self, kind: str, records: dict[str, dict]) -> None:
+        """Upsert keyed JSON documents of one kind (all in one transaction)."""
+        ...
+
+    def read_records(self, kind: str) -> dict[str, dict]:
+        """Every document of one kind, by key."""
+        ...
+
+    def acquire_lease(self, name: str, holder: str, ttl_s: float) -> bool:
+        """Take or renew the lease ``name`` for ``holder`` for ``ttl_s`` seconds; False when another
+        holder has it and it has not expired."""
         ...
 
     def close(self) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from service.store.repository import ENTITY_KEYS, EVENT_COLUMNS, entity_key
+from service.store.repository import ENTITY_KEYS, EVENT_COLUMNS, check_name, entity_key
 
 SCHEMA = (
     "\n".join(
@@ -28,6 +28,12 @@ CREATE TABLE IF NOT EXISTS events (
     event_id TEXT PRIMARY KEY, ts TEXT NOT NULL, job_id TEXT NOT NULL, worker_id TEXT NOT NULL,
     event TEXT NOT NULL, rating REAL, received REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS events_job ON events(job_id);
+CREATE TABLE IF NOT EXISTS streams (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, stream TEXT NOT NULL, row TEXT NOT NULL, created REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS streams_by_name ON streams(stream, seq);
+CREATE TABLE IF NOT EXISTS records (
+    kind TEXT NOT NULL, key TEXT NOT NULL, row TEXT NOT NULL, updated REAL NOT NULL, PRIMARY KEY (kind, key));
+CREATE TABLE IF NOT EXISTS leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires REAL NOT NULL);
 """
 )
 
@@ -114,6 +120,65 @@ class SQLiteRepository:
                 t: self._db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
                 for t in ("workers", "jobs", "employers", "events")
             }
+
+    def append(self, stream: str, rows: list[dict]) -> list[int]:
+        check_name(stream)
+        now = time.time()
+        texts = [json.dumps(r, ensure_ascii=False, default=str) for r in rows]
+        seqs: list[int] = []
+
+        def write() -> None:
+            for text in texts:
+                cur = self._db.execute(
+                    "INSERT INTO streams (stream, row, created) VALUES (?, ?, ?)", (stream, text, now)
+                )
+                seqs.append(int(cur.lastrowid))
+
+        with self._lock:
+            self._transaction(write)
+        return seqs
+
+    def read_stream(self, stream: str, after: int = 0, limit: int = 1000) -> list[tuple[int, dict]]:
+        check_name(stream)
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT seq, row FROM streams WHERE stream = ? AND seq > ? ORDER BY seq LIMIT ?",
+                (stream, int(after), int(limit)),
+            ).fetchall()
+        return [(int(seq), json.loads(row)) for seq, row in rows]
+
+    def put_records(self, kind: str, records: dict[str, dict]) -> None:
+        check_name(kind)
+        now = time.time()
+        payload = [
+            (kind, str(k), json.dumps(v, ensure_ascii=False, default=str), now) for k, v in records.items()
+        ]
+        sql = (
+            "INSERT INTO records (kind, key, row, updated) VALUES (?, ?, ?, ?) ON CONFLICT(kind, key) "
+            "DO UPDATE SET row = excluded.row, updated = excluded.updated"
+        )
+        with self._lock:
+            self._transaction(lambda: self._db.executemany(sql, payload))
+
+    def read_records(self, kind: str) -> dict[str, dict]:
+        check_name(kind)
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT key, row FROM records WHERE kind = ? ORDER BY rowid", (kind,)
+            ).fetchall()
+        return {k: json.loads(r) for k, r in rows}
+
+    def acquire_lease(self, name: str, holder: str, ttl_s: float) -> bool:
+        check_name(name)
+        now = time.time()
+        with self._lock:
+            cur = self._db.execute(
+                "INSERT INTO leases (name, holder, expires) VALUES (?, ?, ?) ON CONFLICT(name) DO UPDATE "
+                "SET holder = excluded.holder, expires = excluded.expires "
+                "WHERE leases.holder = excluded.holder OR leases.expires < ?",
+                (name, holder, now + ttl_s, now),
+            )
+            return cur.rowcount > 0
 
     def close(self) -> None:
         with self._lock:
