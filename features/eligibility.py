@@ -8,6 +8,7 @@ whose only flag is ``CERTIFICATE_MISSING`` becomes eligible with that certificat
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import IntEnum
 
 import numpy as np
@@ -44,12 +45,33 @@ _N_FLAGS = len(Reason) - 1
 _FIRST = np.array([0] + [(v & -v).bit_length() for v in range(1, 2**_N_FLAGS)], dtype=np.int8)
 
 
+def constraint_flags(failing: Mapping[Reason, np.ndarray], n_pairs: int) -> np.ndarray:
+    """Every failing constraint of each pair as a bit set (bit ``code - 1``).
+
+    Parameters
+    ----------
+    failing : mapping of Reason to ndarray of bool, shape (n_pairs,)
+        For each constraint checked, where it fails. Constraints not in the mapping never fail.
+    n_pairs : int
+        Number of pairs (the mapping may be empty).
+
+    Returns
+    -------
+    ndarray of int16, shape (n_pairs,); 0 where every constraint holds.
+    """
+    flags = np.zeros(n_pairs, dtype=np.int16)
+    for reason, fails in failing.items():
+        flags |= np.where(fails, flag(reason), 0).astype(np.int16)
+    return flags
+
+
 def first_reason(flags: np.ndarray) -> np.ndarray:
     """Lowest set bit of each flag set, as a :class:`Reason` code (0 where no bit is set)."""
     return _FIRST[flags.astype(np.intp)]
 
 
 def flag(reason: Reason) -> int:
+    """The bit of ``reason`` in a flag set: ``1 << (code - 1)``."""
     return 1 << (int(reason) - 1)
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features.pairs import FEATURE_NAMES
+from features.registry import column
 from models.dataset import TrainingSet
 from models.heuristic import HeuristicScorer
 from models.metrics import mean_average_precision, ndcg_at_k, recall_at_k
@@ -29,10 +29,26 @@ def metrics(group: np.ndarray, y: np.ndarray, score: np.ndarray) -> dict[str, fl
 
 
 def baseline_scores(data: TrainingSet, market_dir: str | Path | None = None) -> dict[str, np.ndarray]:
-    col = {n: data.X[:, i].astype(np.float64) for i, n in enumerate(FEATURE_NAMES)}
+    """Scores of every baseline for the rows of ``data``.
+
+    Parameters
+    ----------
+    data : TrainingSet
+        ``X`` of shape (n_rows, n_features) and ``meta`` with ``job_id`` and ``worker_id``.
+    market_dir : str or Path, optional
+        A simulated market's folder; its ``truth/oracle.csv`` adds the oracle baselines.
+
+    Returns
+    -------
+    dict of str to ndarray of shape (n_rows,), float64
+        ``distance_only`` (minus km), ``skill_only`` (trade credit + 0.01 x years up to 50),
+        ``heuristic`` (in [0, 1]) and, with an oracle file, ``oracle`` and ``oracle_no_pair_noise``
+        (expected graded label; 0 for pairs the oracle does not list).
+    """
+    X = data.X
     out = {
-        "distance_only": -col["distance_km"],
-        "skill_only": col["trade_related_credit"] + 0.01 * np.minimum(col["trade_years"], 50),
+        "distance_only": -column(X, "distance_km"),
+        "skill_only": column(X, "trade_related_credit") + 0.01 * np.minimum(column(X, "trade_years"), 50),
         "heuristic": HeuristicScorer().score(data.X),
     }
     oracle_path = Path(market_dir) / "truth" / "oracle.csv" if market_dir else None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from features.pairs import FEATURE_NAMES
+from features.registry import column
 
 HEURISTIC_VERSION = "heuristic-v1"
 WEIGHTS = {
@@ -23,10 +23,6 @@ WEIGHTS = {
 }
 
 
-def _col(X: np.ndarray, name: str) -> np.ndarray:
-    return X[:, FEATURE_NAMES.index(name)].astype(np.float64)
-
-
 class HeuristicScorer:
     """Scores pairs from the feature matrix by a fixed, documented weighting."""
 
@@ -34,19 +30,29 @@ class HeuristicScorer:
     is_model = False
 
     def score(self, X: np.ndarray) -> np.ndarray:
-        """Match scores of shape (n_pairs,) in [0, 1] from ``X`` of shape (n_pairs, n_features)."""
+        """Match scores of the pairs of a feature matrix.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_pairs, n_features)
+            Features in :data:`features.registry.FEATURE_NAMES` order (float32 or float64).
+
+        Returns
+        -------
+        ndarray of shape (n_pairs,), float64, in [0, 1].
+        """
         parts = {
-            "trade_related_credit": _col(X, "trade_related_credit"),
-            "trade_exact": _col(X, "trade_exact"),
-            "years": np.minimum(_col(X, "trade_years"), 10.0) / 10.0,
-            "preferred_trade": np.nan_to_num(_col(X, "preferred_trade"), nan=0.5),
-            "nearness": 1.0 - np.minimum(_col(X, "distance_over_travel_limit"), 1.0),
-            "rating": (_col(X, "rating_shrunk") - 1.0) / 4.0,
-            "reliability": 1.0 - _col(X, "no_show_rate_shrunk"),
-            "wage": np.nan_to_num(np.clip(_col(X, "wage_vs_min") - 0.5, 0.0, 1.0), nan=0.5),
+            "trade_related_credit": column(X, "trade_related_credit"),
+            "trade_exact": column(X, "trade_exact"),
+            "years": np.minimum(column(X, "trade_years"), 10.0) / 10.0,
+            "preferred_trade": np.nan_to_num(column(X, "preferred_trade"), nan=0.5),
+            "nearness": 1.0 - np.minimum(column(X, "distance_over_travel_limit"), 1.0),
+            "rating": (column(X, "rating_shrunk") - 1.0) / 4.0,
+            "reliability": 1.0 - column(X, "no_show_rate_shrunk"),
+            "wage": np.nan_to_num(np.clip(column(X, "wage_vs_min") - 0.5, 0.0, 1.0), nan=0.5),
         }
         return sum(WEIGHTS[k] * v for k, v in parts.items())
 
     def match_weight(self, X: np.ndarray) -> np.ndarray:
-        """Scores as assignment weights (already in [0, 1])."""
+        """Scores as assignment weights: :meth:`score`, already in [0, 1], shape (n_pairs,)."""
         return self.score(X)

@@ -12,7 +12,7 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 
-from features.pairs import FEATURE_NAMES
+from features.registry import FEATURE_NAMES
 
 _EVAL_X = "eval_X" in inspect.signature(lgb.LGBMRanker.fit).parameters
 DEFAULT_PARAMS: dict[str, Any] = {
@@ -53,7 +53,7 @@ class GigRanker:
         """Fit on rows grouped by query (``group``: sizes of consecutive queries, summing to n_rows)."""
         if X.shape[1] != len(FEATURE_NAMES):
             raise ValueError(
-                f"X has {X.shape[1]} columns, expected {len(FEATURE_NAMES)} (features.pairs.FEATURE_NAMES)"
+                f"X has {X.shape[1]} columns, expected {len(FEATURE_NAMES)} (features.registry.FEATURE_NAMES)"
             )
         if int(np.sum(group)) != len(y):
             raise ValueError(f"group sizes sum to {int(np.sum(group))}, expected n_rows = {len(y)}")

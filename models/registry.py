@@ -29,7 +29,7 @@ from pathlib import Path
 import joblib
 import numpy as np
 
-from features.pairs import FEATURES
+from features.registry import FEATURES
 
 SCHEMA_VERSION = 1
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from features.pairs import FEATURE_NAMES
+from features.registry import FEATURE_NAMES
 from gigmatch.core.contract import load_market
 from models.dataset import TrainingSet, build_training_set, time_split
 from models.evaluate import evaluate

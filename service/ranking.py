@@ -13,39 +13,38 @@ import pandas as pd
 
 from features.eligibility import count_reasons
 from features.encode import JobTable, WorkerTable, encode_jobs, encode_workers
-from features.pairs import FEATURE_NAMES, PairBatch, build_pairs
+from features.pairs import PairBatch, build_pairs
+from features.registry import FEATURE_INDEX
 from gigmatch.core.contract import validate_table
 from matcher.batch import explain_exclusions, what_would_change
 from models.heuristic import HeuristicScorer
 from service.store import Snapshot
 
-_IDX = {n: i for i, n in enumerate(FEATURE_NAMES)}
-
 
 def reasons(x: np.ndarray) -> list[str]:
     """A few human-readable factors behind a pair's rank, from its feature row."""
     out = []
-    if x[_IDX["trade_exact"]] > 0:
-        years = x[_IDX["trade_years"]]
+    if x[FEATURE_INDEX["trade_exact"]] > 0:
+        years = x[FEATURE_INDEX["trade_years"]]
         out.append(f"does this trade ({years:g} years)" if years > 0 else "does this trade")
-    elif x[_IDX["trade_related_credit"]] > 0:
+    elif x[FEATURE_INDEX["trade_related_credit"]] > 0:
         out.append("does a related trade")
-    elif x[_IDX["open_to_all"]] > 0:
+    elif x[FEATURE_INDEX["open_to_all"]] > 0:
         out.append("entry-level work, no skill needed")
-    if x[_IDX["preferred_trade"]] == 1:
+    if x[FEATURE_INDEX["preferred_trade"]] == 1:
         out.append("wants this kind of work")
-    out.append(f"{x[_IDX['distance_km']]:.1f} km away")
-    n = np.expm1(x[_IDX["rating_count"]])
+    out.append(f"{x[FEATURE_INDEX['distance_km']]:.1f} km away")
+    n = np.expm1(x[FEATURE_INDEX["rating_count"]])
     if n >= 1:
-        out.append(f"rated {x[_IDX['rating_shrunk']]:.1f} (shrunk) over {n:.0f} ratings")
-    if x[_IDX["no_show_rate_shrunk"]] > 0.2:
+        out.append(f"rated {x[FEATURE_INDEX['rating_shrunk']]:.1f} (shrunk) over {n:.0f} ratings")
+    if x[FEATURE_INDEX["no_show_rate_shrunk"]] > 0.2:
         out.append("often does not show up")
-    wage = x[_IDX["wage_vs_min"]]
+    wage = x[FEATURE_INDEX["wage_vs_min"]]
     if np.isfinite(wage) and wage >= 1.1:
         out.append(f"pays {100 * (wage - 1):.0f}% above the worker's minimum")
     elif np.isfinite(wage) and wage < 1:
         out.append("pays below the worker's minimum")
-    if x[_IDX["certs_required"]] > 0:
+    if x[FEATURE_INDEX["certs_required"]] > 0:
         out.append("holds the required certificates")
     return out
 

@@ -4,7 +4,8 @@ import pytest
 from features.eligibility import Reason, count_reasons, flag
 from features.encode import encode_market, to_seconds
 from features.history import WorkerHistory
-from features.pairs import FEATURE_NAMES, FEATURES, build_pairs
+from features.pairs import build_pairs
+from features.registry import FEATURE_NAMES, FEATURES
 from gigmatch.core.contract import load_market
 from gigmatch.core.geo import EARTH_RADIUS_KM, haversine_km
 from tests.conftest import make_market
@@ -27,7 +28,7 @@ def one_pair(worker: dict, job: dict, employers=None, events=None, asof=None, ma
     W, J = encode_market(m)
     H = WorkerHistory(m.events, W.ids)
     b = build_pairs(J, W, np.array([0]), np.array([0]), history=H, asof_s=asof, max_km=max_km)
-    return {name: float(b.X[0, i]) for i, name in enumerate(FEATURE_NAMES)}, b
+    return {name: float(b.column(name)[0]) for name in FEATURE_NAMES}, b
 
 
 def test_registry_documents_every_feature():
