@@ -89,7 +89,14 @@ def main() -> None:
     )
     tracemalloc.start()
     ours, t_ours = timed(
-        solve_assignment, job, worker, weight, cap, np.ones(args.workers, np.int64), repeat=args.repeat
+        solve_assignment,
+        job,
+        worker,
+        weight,
+        cap,
+        np.ones(args.workers, np.int64),
+        "weight",  # as the reference: maximise total weight
+        repeat=args.repeat,
     )
     peak = tracemalloc.get_traced_memory()[1] / 2**20
     tracemalloc.stop()

@@ -80,6 +80,21 @@ def _plots(result: AssignmentResult, seed: int = 0) -> list[tuple[str, str]]:
 
 
 def write_outputs(result: AssignmentResult, out_dir: str | Path) -> Path:
+    """Write a batch run's files into ``out_dir`` (created if need be).
+
+    Parameters
+    ----------
+    result : AssignmentResult
+        From :func:`matcher.batch.run_batch`.
+    out_dir : str or Path
+        The folder to write ``assignments.csv``, ``unfilled_jobs.csv``, ``unmatched_workers.csv``,
+        ``summary.json`` and ``report.html`` into; existing files of those names are replaced.
+
+    Returns
+    -------
+    Path
+        ``out_dir``.
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     result.assignments.to_csv(out / "assignments.csv", index=False)

@@ -11,15 +11,24 @@ from __future__ import annotations
 import numpy as np
 from sklearn.neighbors import BallTree
 
+from gigmatch.core.defaults import CANDIDATES_PER_SLOT
 from gigmatch.core.geo import EARTH_RADIUS_KM, haversine_rad_km
 
 
 class GeoIndex:
-    """Points on the sphere, queried by radius in km.
+    """Points on the sphere, queried by radius in km or by nearest neighbours.
 
     Parameters
     ----------
-    lat, lon : arrays of shape (n_points,), WGS84 degrees.
+    lat, lon : float arrays of shape (n_points,)
+        WGS84 degrees.
+    leaf_size : int, default=40
+        The ball tree's leaf size (speed only, never the result).
+
+    Attributes
+    ----------
+    n_points : int
+        Number of points indexed.
     """
 
     def __init__(self, lat: np.ndarray, lon: np.ndarray, *, leaf_size: int = 40):
@@ -36,10 +45,17 @@ class GeoIndex:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Points within ``radius_km`` of each query point.
 
+        Parameters
+        ----------
+        lat, lon : float arrays of shape (n_queries,)
+            Query points, WGS84 degrees.
+        radius_km : float or float array of shape (n_queries,)
+            Great-circle radius around each query point, km.
+
         Returns
         -------
-        query, point : int arrays of shape (n_pairs,), grouped by query in input order; points within a
-        query are in ascending index order.
+        query, point : int64 arrays of shape (n_pairs,)
+            Grouped by query in input order; points within a query are in ascending index order.
         """
         if self.n_points == 0 or len(lat) == 0:
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
@@ -55,7 +71,20 @@ class GeoIndex:
         return query, point
 
     def nearest(self, lat: np.ndarray, lon: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """The ``k`` nearest points of each query point as flat (query, point) arrays."""
+        """The ``k`` nearest points of each query point as flat (query, point) arrays.
+
+        Parameters
+        ----------
+        lat, lon : float arrays of shape (n_queries,)
+            Query points, WGS84 degrees.
+        k : int
+            Neighbours per query point; at most ``n_points`` are returned.
+
+        Returns
+        -------
+        query, point : int64 arrays of shape (n_queries * min(k, n_points),)
+            ``min(k, n_points)`` rows per query, in input order, nearest point first.
+        """
         k = min(k, self.n_points)
         if k == 0 or len(lat) == 0:
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
@@ -74,7 +103,8 @@ class CandidateRetriever:
 
     Parameters
     ----------
-    workers : :class:`features.encode.WorkerTable`
+    workers : features.encode.WorkerTable
+        The workers to retrieve from (homes, skills and related trades).
     """
 
     def __init__(self, workers):
@@ -95,10 +125,26 @@ class CandidateRetriever:
         return self._members[trade], self._trees[trade]
 
     def candidates(
-        self, jobs, max_km: float, per_slot: int = 30, only: np.ndarray | None = None
+        self, jobs, max_km: float, per_slot: int = CANDIDATES_PER_SLOT, only: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """(job, worker) candidate pairs for the jobs of ``jobs`` (all, or where ``only`` is True),
-        grouped by job in row order."""
+        """(job, worker) candidate pairs for the jobs of ``jobs`` (all, or where ``only`` is True).
+
+        Parameters
+        ----------
+        jobs : features.encode.JobTable
+            The jobs (``n_jobs`` rows).
+        max_km : float
+            Great-circle radius around each job, km.
+        per_slot : int, default=``CANDIDATES_PER_SLOT`` (30)
+            Each job keeps its ``per_slot * headcount`` nearest able workers within ``max_km``.
+        only : bool array of shape (n_jobs,), optional
+            Retrieve for these jobs only.
+
+        Returns
+        -------
+        job, worker : int64 arrays of shape (n_pairs,)
+            Sorted by job (row order), then worker index; no pair twice.
+        """
         parts_j, parts_w = [], []
         keys = np.where(jobs.open_to_all, -1, np.where(jobs.trade < 0, -2, jobs.trade))
         if only is not None:
@@ -138,7 +184,19 @@ class CandidateRetriever:
         return job[order], worker[order]
 
     def count_within(self, lat: np.ndarray, lon: np.ndarray, radius_km: float) -> np.ndarray:
-        """Number of workers (any trade) within ``radius_km`` of each point."""
+        """Number of workers (any trade) within ``radius_km`` of each point.
+
+        Parameters
+        ----------
+        lat, lon : float arrays of shape (n_points,)
+            WGS84 degrees.
+        radius_km : float
+            Great-circle radius, km.
+
+        Returns
+        -------
+        int array of shape (n_points,)
+        """
         if self.everyone.n_points == 0 or len(lat) == 0:
             return np.zeros(len(lat), np.int64)
         return self.everyone._tree.query_radius(

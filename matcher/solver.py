@@ -2,31 +2,38 @@
 
 :func:`solve_assignment` is the one public entry point. It validates its arrays once, then:
 
-1. drops edges that can never be chosen (``weight <= 0`` under ``objective="weight"``, zero capacities);
+1. drops edges that can never be chosen (zero capacities, and those the objective rules out:
+   ``weight <= 0`` under ``objective="weight"``, see :meth:`matcher.objectives.Objective.choosable`);
 2. splits the bipartite edge graph into connected components (``scipy.sparse.csgraph``);
 3. solves *star* components (one job, or one worker) exactly in closed form, vectorised: the centre
    takes its ``capacity`` best edges;
 4. solves small dense components with unit worker capacity by ``scipy.optimize.linear_sum_assignment``
    on the slot-expanded matrix;
 5. solves everything else as a min-cost flow with OR-Tools' ``SimpleMinCostFlow`` (cost scaling,
-   capacities native), in chunks of whole components. A large chunk under ``objective="weight"`` is
-   first solved on each job's best few edges only, and the result is proved optimal for all edges
-   with a dual (node potential) certificate, adding the edges that fail it until none does
-   (:func:`_solve_mcf_pruned`); on the benchmark's 1M-edge graph this solves about 85k edges, three
-   times, instead of 1M once.
+   capacities native), in chunks of whole components. A large chunk, under an objective that allows
+   it (``objective="weight"``: :attr:`matcher.objectives.Objective.prune`), is first solved on each
+   job's best few edges only, and the result is proved optimal for all edges with a dual (node
+   potential) certificate, adding the edges that fail it until none does (:func:`_solve_mcf_pruned`);
+   on the benchmark's 1M-edge graph this solves about 85k edges, three times, instead of 1M once.
 
-Steps 3-5 are exact, so the result is a proven optimum. OR-Tools needs integer costs (:func:`integer_costs`): weights
-on a decimal grid of up to 9 places are scaled exactly; other weights are scaled so the largest
+Steps 3-5 are exact, so the result is a proven optimum. OR-Tools needs integer costs
+(:func:`integer_costs`): weights on a decimal grid of up to 9 places are scaled exactly; other weights are scaled so the largest
 magnitude becomes 2**30 and rounded, and the result is then within ``n_slots * max|w| * 2**-31`` of
 the real-valued optimum.
 
+Steps 4 and 5 work on :class:`Subproblem` objects, self-contained and picklable, and ask the problem's
+:class:`~matcher.objectives.Objective` (:mod:`matcher.objectives`) what to do wherever the objectives
+differ.
+
 Ties are broken deterministically: the result does not depend on the order edges are given in, and
-the chunks of step 5 are the same whether solved here or on a Dask cluster (:mod:`matcher.distributed`).
+the subproblems of steps 4 and 5 are the same whether solved here or on a Dask cluster (pass
+``client=`` to :func:`solve_assignment`: it maps :func:`_solve_task` over them with ``client.map``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import scipy.sparse as sp
@@ -34,34 +41,89 @@ from ortools.graph.python import min_cost_flow
 from scipy.optimize import linear_sum_assignment
 from scipy.sparse.csgraph import connected_components
 
-OBJECTIVES = ("weight", "fill")
+from matcher.objectives import DEFAULT_OBJECTIVE, Objective, get_objective
+
 COST_SCALE_BITS = 30
 CHUNK_EDGES = 250_000  # step 5 packs whole components into chunks of about this many edges
 DENSE_MAX_CELLS = 16_000_000  # step 4 when slots x workers is at most this ...
 DENSE_MIN_DENSITY = 0.25  # ... and at least this share of the cells are edges
-PRUNE_MIN_EDGES = 50_000  # step 5 solves "weight" tasks this big on a pruned graph first ...
+PRUNE_MIN_EDGES = 50_000  # step 5 solves subproblems this big on a pruned graph first (Objective.prune) ...
 PRUNE_MAX_ROUNDS = 6  # ... and falls back to the full graph after this many rounds without proof
 
 
 @dataclass
 class Problem:
-    """A validated problem in canonical edge order (sorted by job, then worker)."""
+    """A validated problem in canonical edge order (sorted by job, then worker), from :func:`validate_problem`.
+
+    Attributes
+    ----------
+    job, worker : int64 arrays of shape (E,)
+        The edges' job and worker indices, sorted by job, then worker; no (job, worker) pair twice.
+    weight : float64 array of shape (E,)
+        Match value of each edge, finite.
+    job_capacity : int64 array of shape (n_jobs,)
+        Headcount (slots) per job, >= 0.
+    worker_capacity : int64 array of shape (n_workers,)
+        Jobs each worker may take, >= 0.
+    objective : Objective
+        What an optimum maximises (:mod:`matcher.objectives`).
+    order : int64 array of shape (E,)
+        Canonical position -> the caller's edge index.
+    """
 
     job: np.ndarray
     worker: np.ndarray
     weight: np.ndarray
     job_capacity: np.ndarray
     worker_capacity: np.ndarray
-    objective: str
-    order: np.ndarray  # canonical position -> caller's edge index
+    objective: Objective
+    order: np.ndarray
 
     @property
     def n_jobs(self) -> int:
+        """Number of jobs, ``len(job_capacity)``."""
         return len(self.job_capacity)
 
     @property
     def n_workers(self) -> int:
+        """Number of workers, ``len(worker_capacity)``."""
         return len(self.worker_capacity)
+
+
+@dataclass
+class Subproblem:
+    """A self-contained part of a :class:`Problem` for one solver (steps 4 and 5), picklable for Dask.
+
+    Jobs and workers are renumbered locally (``0 .. n_jobs - 1`` in ascending order of their index in
+    the problem, likewise workers); edges keep the problem's canonical order.
+
+    Attributes
+    ----------
+    method : {"lsa", "mcf"}
+        ``"lsa"``: dense slot-expanded ``linear_sum_assignment`` (unit worker capacity);
+        ``"mcf"``: OR-Tools min-cost flow.
+    edges : int64 array of shape (E_s,)
+        Positions of the subproblem's edges among the problem's (canonical) edges.
+    job, worker : int64 arrays of shape (E_s,)
+        Local job and worker index of each edge.
+    weight : float64 array of shape (E_s,)
+        Match value of each edge.
+    job_capacity : int64 array of shape (n_jobs,)
+        Headcount of each local job.
+    worker_capacity : int64 array of shape (n_workers,)
+        Capacity of each local worker.
+    objective : Objective
+        The problem's objective.
+    """
+
+    method: Literal["lsa", "mcf"]
+    edges: np.ndarray
+    job: np.ndarray
+    worker: np.ndarray
+    weight: np.ndarray
+    job_capacity: np.ndarray
+    worker_capacity: np.ndarray
+    objective: Objective
 
 
 def _int_array(name: str, value, ndim: int = 1) -> np.ndarray:
@@ -81,9 +143,20 @@ def _int_array(name: str, value, ndim: int = 1) -> np.ndarray:
 
 
 def validate_problem(
-    job, worker, weight, job_capacity, worker_capacity=1, objective: str = "weight"
+    job, worker, weight, job_capacity, worker_capacity=1, objective: str = DEFAULT_OBJECTIVE
 ) -> Problem:
     """Check the arrays of :func:`solve_assignment` and return them in canonical order.
+
+    Parameters
+    ----------
+    job, worker, weight, job_capacity, worker_capacity, objective
+        As for :func:`solve_assignment`.
+
+    Returns
+    -------
+    Problem
+        Int64 indices and capacities, float64 weights, edges sorted by (job, worker), the objective
+        resolved by :func:`matcher.objectives.get_objective`.
 
     Raises
     ------
@@ -91,8 +164,7 @@ def validate_problem(
         Naming the argument: wrong shape or dtype, mismatched lengths, negative capacity, non-finite
         weight, index out of range, duplicate (job, worker) edge, unknown objective.
     """
-    if objective not in OBJECTIVES:
-        raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
+    goal = get_objective(objective)
     job = _int_array("job", job)
     worker = _int_array("worker", worker)
     weight = np.asarray(weight, dtype=np.float64)
@@ -135,11 +207,11 @@ def validate_problem(
     if dup.any():
         i = int(np.flatnonzero(dup)[0])
         raise ValueError(f"duplicate edge: job {job[i]} and worker {worker[i]} appear twice in job/worker")
-    return Problem(job, worker, weight, job_capacity, worker_capacity, objective, order)
+    return Problem(job, worker, weight, job_capacity, worker_capacity, goal, order)
 
 
 def solve_assignment(
-    job, worker, weight, job_capacity, worker_capacity=1, objective: str = "weight", *, client=None
+    job, worker, weight, job_capacity, worker_capacity=1, objective: str = DEFAULT_OBJECTIVE, *, client=None
 ) -> np.ndarray:
     """Choose edges so that every capacity holds and the objective is optimal.
 
@@ -153,15 +225,22 @@ def solve_assignment(
         Headcount (slots) per job.
     worker_capacity : int or int array of shape (n_workers,), default=1
         Jobs a worker may take in this batch. As an int, ``n_workers = max(worker) + 1``.
-    objective : {"weight", "fill"}, default="weight"
+    objective : str, default=``DEFAULT_OBJECTIVE`` (``"fill"``)
+        A name from :data:`matcher.objectives.OBJECTIVES`:
+        ``"fill"``: maximise the number of filled slots, then total weight among those;
         ``"weight"``: maximise total weight; edges with ``weight <= 0`` are never chosen.
-        ``"fill"``: maximise the number of filled slots, then total weight among those.
     client : dask.distributed.Client, optional
-        Solve the min-cost-flow chunks on a Dask cluster; the result is identical.
+        Solve the dense and min-cost-flow subproblems on a Dask cluster; the result is identical.
 
     Returns
     -------
     chosen : bool array of shape (E,)
+        True for the chosen edges, in the caller's edge order.
+
+    Raises
+    ------
+    ValueError
+        From :func:`validate_problem`, naming the bad argument.
     """
     problem = validate_problem(job, worker, weight, job_capacity, worker_capacity, objective)
     chosen_canonical = _solve(problem, client=client)
@@ -174,8 +253,9 @@ def _solve(p: Problem, client=None) -> np.ndarray:
     E = len(p.job)
     chosen = np.zeros(E, dtype=bool)
     live = (p.job_capacity[p.job] > 0) & (p.worker_capacity[p.worker] > 0)
-    if p.objective == "weight":
-        live &= p.weight > 0
+    choosable = p.objective.choosable(p.weight)
+    if choosable is not None:
+        live &= choosable
     idx = np.flatnonzero(live)
     if len(idx) == 0:
         return chosen
@@ -220,7 +300,7 @@ def _solve(p: Problem, client=None) -> np.ndarray:
     else:
         results = [_solve_task(t) for t in tasks]
     for task, picked in zip(tasks, results, strict=True):
-        chosen[task["edges"][picked]] = True
+        chosen[task.edges[picked]] = True
     return chosen
 
 
@@ -234,7 +314,7 @@ def _rank_within(group: np.ndarray, key: np.ndarray) -> np.ndarray:
     return rank
 
 
-def _plan(p: Problem, idx, rest, bounds, rest_comp, slots_in, workers_in) -> list[dict]:
+def _plan(p: Problem, idx, rest, bounds, rest_comp, slots_in, workers_in) -> list[Subproblem]:
     """Cut the non-star components into solver tasks: dense LSA ones, and min-cost-flow chunks."""
     starts, ends = bounds[:-1], bounds[1:]
     comps = rest_comp[starts]
@@ -264,20 +344,20 @@ def _plan(p: Problem, idx, rest, bounds, rest_comp, slots_in, workers_in) -> lis
     return tasks
 
 
-def _task(p: Problem, edges: np.ndarray, method: str) -> dict:
-    """A self-contained subproblem (picklable for Dask): local indices, capacities, weights."""
+def _task(p: Problem, edges: np.ndarray, method: Literal["lsa", "mcf"]) -> Subproblem:
+    """The :class:`Subproblem` over ``edges`` (canonical positions): local indices, capacities, weights."""
     jobs_u, j_loc = _relabel(p.job[edges], p.n_jobs)
     workers_u, w_loc = _relabel(p.worker[edges], p.n_workers)
-    return {
-        "method": method,
-        "edges": edges,
-        "job": j_loc,
-        "worker": w_loc,
-        "weight": p.weight[edges],
-        "job_capacity": p.job_capacity[jobs_u],
-        "worker_capacity": p.worker_capacity[workers_u],
-        "objective": p.objective,
-    }
+    return Subproblem(
+        method=method,
+        edges=edges,
+        job=j_loc,
+        worker=w_loc,
+        weight=p.weight[edges],
+        job_capacity=p.job_capacity[jobs_u],
+        worker_capacity=p.worker_capacity[workers_u],
+        objective=p.objective,
+    )
 
 
 def _relabel(values: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -288,39 +368,34 @@ def _relabel(values: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     return np.flatnonzero(used), position[values]
 
 
-def _solve_task(task: dict) -> np.ndarray:
-    """Solve one subproblem; returns the positions (into ``task['edges']``) of the chosen edges."""
-    if task["method"] == "lsa":
+def _solve_task(task: Subproblem) -> np.ndarray:
+    """Solve one subproblem; returns the positions (into ``task.edges``) of the chosen edges, ascending."""
+    if task.method == "lsa":
         return _solve_lsa(task)
     return _solve_mcf(task)
 
 
-def _solve_lsa(t: dict) -> np.ndarray:
+def _solve_lsa(t: Subproblem) -> np.ndarray:
     """Dense slot-expanded assignment (unit worker capacity), exact in floating point."""
-    cap = t["job_capacity"]
+    cap = t.job_capacity
     slot_start = np.r_[0, np.cumsum(cap)]
-    n_slots, n_w = int(slot_start[-1]), len(t["worker_capacity"])
+    n_slots, n_w = int(slot_start[-1]), len(t.worker_capacity)
     value = np.zeros((n_slots, n_w))
     edge_at = np.full((n_slots, n_w), -1, dtype=np.int64)
-    reps = cap[t["job"]]
+    reps = cap[t.job]
     if np.all(reps == 1):  # no slot expansion: each edge fills one cell
-        e_rep, slot = np.arange(len(t["job"])), slot_start[t["job"]]
+        e_rep, slot = np.arange(len(t.job)), slot_start[t.job]
     else:
-        e_rep = np.repeat(np.arange(len(t["job"])), reps)
-        slot = np.repeat(slot_start[t["job"]], reps) + (
+        e_rep = np.repeat(np.arange(len(t.job)), reps)
+        slot = np.repeat(slot_start[t.job], reps) + (
             np.arange(reps.sum()) - np.repeat(np.cumsum(reps) - reps, reps)
         )
-    w = t["weight"]
-    if t["objective"] == "fill":
-        # every edge is worth more than any weight difference a matching can make: cardinality first
-        big = (w.max() - w.min() + 1.0) * (min(n_slots, n_w) + 1)
-        w = w + big
-    value[slot, t["worker"][e_rep]] = w[e_rep]
-    edge_at[slot, t["worker"][e_rep]] = e_rep
+    w = t.objective.dense_values(t.weight, n_slots, n_w)
+    value[slot, t.worker[e_rep]] = w[e_rep]
+    edge_at[slot, t.worker[e_rep]] = e_rep
     rows, cols = linear_sum_assignment(value, maximize=True)
     picked = edge_at[rows, cols]
-    picked = picked[picked >= 0]
-    return np.sort(picked[w[picked] > 0]) if t["objective"] == "weight" else np.sort(picked)
+    return t.objective.dense_keep(t.weight, picked[picked >= 0])
 
 
 def integer_costs(weight: np.ndarray) -> tuple[np.ndarray, float]:
@@ -329,6 +404,18 @@ def integer_costs(weight: np.ndarray) -> tuple[np.ndarray, float]:
     Weights on a decimal grid (up to 9 places, e.g. scores rounded to 4 decimals) get the smallest
     exact power-of-ten scale, so the optimum is exact and the cost range stays small (cost scaling runs
     in O(log(n * max cost)) phases). Other weights are scaled so that max|w| becomes 2**30.
+
+    Parameters
+    ----------
+    weight : float array of shape (E,)
+        Match values, finite.
+
+    Returns
+    -------
+    cost : int64 array of shape (E,)
+        ``-round(weight * scale)``: lower is better, as min-cost flow wants.
+    scale : float
+        Cost units per unit of weight.
     """
     top = max(float(np.abs(weight).max()), 1e-300) if len(weight) else 1.0
     for digits in range(10):
@@ -342,28 +429,28 @@ def integer_costs(weight: np.ndarray) -> tuple[np.ndarray, float]:
     return -np.round(weight * scale).astype(np.int64), scale
 
 
-def _solve_mcf(t: dict) -> np.ndarray:
+def _solve_mcf(t: Subproblem) -> np.ndarray:
     """Min-cost flow with OR-Tools; integer costs from :func:`integer_costs`.
 
-    Large ``objective="weight"`` tasks go through :func:`_solve_mcf_pruned` first. ``"fill"`` does
-    not: posed as a weight problem with every edge raised by a big constant, it was measured 8x
-    slower on the 50,000-worker county (the constant inflates OR-Tools' cost-scaling phases, and the
-    cardinality term makes the first subgraph miss a third of the needed edges).
+    Tasks of at least ``PRUNE_MIN_EDGES`` edges go through :func:`_solve_mcf_pruned` first when the
+    objective allows it (:attr:`matcher.objectives.Objective.prune`; ``"weight"`` does, ``"fill"`` does
+    not, for the reason given at :data:`matcher.objectives.FILL`).
     """
-    cost, _ = integer_costs(t["weight"])  # once, over all edges: every pruned round and the full solve agree
-    if t["objective"] == "weight" and len(t["job"]) >= PRUNE_MIN_EDGES:
+    cost, _ = integer_costs(t.weight)  # once, over all edges: every pruned round and the full solve agree
+    if t.objective.prune and len(t.job) >= PRUNE_MIN_EDGES:
         picked, _ = _solve_mcf_pruned(t, cost)
         if picked is not None:
             return picked
-    net = _flow_network(t["job"], t["worker"], cost, t["job_capacity"], t["worker_capacity"])
-    flows = net.solve(t["objective"])
+    net = _flow_network(t.job, t.worker, cost, t.job_capacity, t.worker_capacity)
+    flows = net.solve(t.objective)
     return np.flatnonzero(flows[net.edge_arcs] > 0)
 
 
 @dataclass
 class _Network:
     """source -> job (headcount) -> worker (one per edge) -> sink (worker capacity), plus a zero-cost
-    source -> sink bypass for the slots left open under ``objective="weight"``."""
+    source -> sink bypass (the last arc), used when the objective has one
+    (:attr:`matcher.objectives.Objective.flow_bypass`) for the slots left open."""
 
     tail: np.ndarray
     head: np.ndarray
@@ -372,17 +459,18 @@ class _Network:
     edge_arcs: slice
     n_nodes: int
 
-    def solve(self, objective: str) -> np.ndarray:
+    def solve(self, objective: Objective) -> np.ndarray:
+        """Optimal flow on every arc (the bypass's left out unless the objective has one)."""
         n = self.n_nodes
         source, sink = n - 2, n - 1
         supply = int(self.capacity[: self.edge_arcs.start].sum())
-        keep = slice(None) if objective == "weight" else slice(0, -1)  # "fill" has no bypass
+        keep = slice(None) if objective.flow_bypass else slice(0, -1)
         smcf = min_cost_flow.SimpleMinCostFlow()
         arcs = smcf.add_arcs_with_capacity_and_unit_cost(
             self.tail[keep], self.head[keep], self.capacity[keep], self.cost[keep]
         )
         smcf.set_nodes_supplies(np.array([source, sink]), np.array([supply, -supply]))
-        status = smcf.solve() if objective == "weight" else smcf.solve_max_flow_with_min_cost()
+        status = smcf.solve_max_flow_with_min_cost() if objective.cardinality_first else smcf.solve()
         if status != smcf.OPTIMAL:
             raise RuntimeError(f"min-cost flow failed with status {status}")
         return smcf.flows(arcs)
@@ -420,7 +508,7 @@ def _node_potentials(net: _Network, flows: np.ndarray) -> np.ndarray | None:
     return distance if ok else None
 
 
-def _solve_mcf_pruned(t: dict, cost: np.ndarray) -> tuple[np.ndarray | None, int]:
+def _solve_mcf_pruned(t: Subproblem, cost: np.ndarray) -> tuple[np.ndarray | None, int]:
     """Solve on each job's best edges, prove the result optimal for all edges, or add what it missed.
 
     Each job starts with its ``2 * headcount + 2`` highest-weight edges. After an optimal flow on
@@ -437,8 +525,8 @@ def _solve_mcf_pruned(t: dict, cost: np.ndarray) -> tuple[np.ndarray | None, int
     Returns (positions of the chosen edges, rounds), or (None, rounds) when ``PRUNE_MAX_ROUNDS`` pass
     without a certificate (the caller then solves the full graph).
     """
-    j, wk, weight = t["job"], t["worker"], t["weight"]
-    job_cap, worker_cap = t["job_capacity"], t["worker_capacity"]
+    j, wk, weight = t.job, t.worker, t.weight
+    job_cap, worker_cap = t.job_capacity, t.worker_capacity
     n_w = len(worker_cap)
     from matcher import _kernels
 
@@ -447,7 +535,7 @@ def _solve_mcf_pruned(t: dict, cost: np.ndarray) -> tuple[np.ndarray | None, int
         edges = np.flatnonzero(keep)
         j_e, w_e, c_e = j[edges], wk[edges], cost[edges]
         net = _subgraph_network(j_e, w_e, c_e, job_cap, worker_cap)
-        flows = net.solve("weight")
+        flows = net.solve(t.objective)
         potential = _node_potentials(net, flows)
         if potential is None:
             return None, rounds

@@ -142,16 +142,18 @@ def test_stars_infeasible_jobs_and_isolated_workers():
     job = np.array([0, 0, 0, 2, 3, 3])
     worker = np.array([0, 1, 2, 3, 3, 4])
     weight = np.array([1.0, 3.0, 2.0, 5.0, 4.0, 1.0])
-    chosen = solve_assignment(job, worker, weight, np.array([2, 1, 1, 1]), np.ones(6, dtype=int))
+    chosen = solve_assignment(
+        job, worker, weight, np.array([2, 1, 1, 1]), np.ones(6, dtype=int), objective="weight"
+    )
     assert chosen.tolist() == [False, True, True, True, False, True]
 
 
 def test_ties_are_broken_the_same_whatever_the_edge_order():
     rng = np.random.default_rng(3)
     job, worker, weight, job_cap, wcap, n_w = random_instance(rng, 30, 50, 0.2, ties=True)
-    first = solve_assignment(job, worker, weight, job_cap, wcap)
+    first = solve_assignment(job, worker, weight, job_cap, wcap, objective="weight")
     perm = rng.permutation(len(job))
-    again = solve_assignment(job[perm], worker[perm], weight[perm], job_cap, wcap)
+    again = solve_assignment(job[perm], worker[perm], weight[perm], job_cap, wcap, objective="weight")
     assert np.array_equal(first[perm], again)
 
 
@@ -159,9 +161,9 @@ def test_mcf_and_lsa_paths_agree(monkeypatch):
     rng = np.random.default_rng(5)
     for _ in range(20):
         job, worker, weight, job_cap, wcap, n_w = random_instance(rng, 8, 20, 0.7, max_cap=2)
-        a = solve_assignment(job, worker, weight, job_cap, wcap)
+        a = solve_assignment(job, worker, weight, job_cap, wcap, objective="weight")
         monkeypatch.setattr(solver_mod, "DENSE_MAX_CELLS", 0)  # force min-cost flow
-        b = solve_assignment(job, worker, weight, job_cap, wcap)
+        b = solve_assignment(job, worker, weight, job_cap, wcap, objective="weight")
         monkeypatch.undo()
         assert weight[a].sum() == pytest.approx(weight[b].sum())
 
@@ -203,7 +205,7 @@ def competing_jobs_instance():
 def test_certificate_brings_back_edges_the_first_round_left_out(monkeypatch):
     rounds = _record_rounds(monkeypatch)
     job, worker, weight, job_cap, wcap = competing_jobs_instance()
-    chosen = solve_assignment(job, worker, weight, job_cap, wcap)
+    chosen = solve_assignment(job, worker, weight, job_cap, wcap, objective="weight")
     assert len(rounds) == 1 and rounds[0] >= 2
     assert sorted(zip(job[chosen], worker[chosen], strict=True)) == [
         (0, 5),
@@ -219,7 +221,7 @@ def test_pruned_path_falls_back_to_the_full_graph_without_a_certificate(monkeypa
     rounds = _record_rounds(monkeypatch)
     monkeypatch.setattr(solver_mod, "PRUNE_MAX_ROUNDS", 1)
     job, worker, weight, job_cap, wcap = competing_jobs_instance()
-    chosen = solve_assignment(job, worker, weight, job_cap, wcap)
+    chosen = solve_assignment(job, worker, weight, job_cap, wcap, objective="weight")
     assert rounds == [-1]  # no proof after one round: solved on all edges instead
     assert weight[chosen].sum() == 505.0
 
@@ -277,3 +279,39 @@ def test_reproduces_or_library_optima(name):
     chosen = solve_assignment(i, j, 101.0 - cost, np.ones(n, dtype=int), 1, objective="fill")
     assert chosen.sum() == n
     assert int(cost[chosen].sum()) == ORLIB[name]
+
+
+def test_objectives_are_named_once_with_one_default():
+    import inspect
+
+    from matcher.batch import run_batch
+    from matcher.objectives import DEFAULT_OBJECTIVE, OBJECTIVES, get_objective
+
+    assert DEFAULT_OBJECTIVE == "fill" and set(OBJECTIVES) == {"fill", "weight"}
+    assert all(get_objective(name).name == name for name in OBJECTIVES)
+    for fn in (solve_assignment, solver_mod.validate_problem, run_batch):
+        assert inspect.signature(fn).parameters["objective"].default == DEFAULT_OBJECTIVE
+    with pytest.raises(ValueError, match=r"objective must be one of \('fill', 'weight'\), got 'cheapest'"):
+        get_objective("cheapest")
+
+
+def test_subproblems_survive_pickling_as_for_dask(monkeypatch):
+    import pickle
+
+    solve_task = solver_mod._solve_task
+    seen = []
+
+    def through_pickle(task):
+        seen.append(type(task))
+        return solve_task(pickle.loads(pickle.dumps(task)))
+
+    rng = np.random.default_rng(11)
+    for objective in ("weight", "fill"):
+        for case in (2, 7):  # sparse (min-cost flow) and dense (LSA)
+            job, worker, weight, job_cap, wcap, _ = random_instance(rng, **CASES[case])
+            direct = solve_assignment(job, worker, weight, job_cap, wcap, objective=objective)
+            monkeypatch.setattr(solver_mod, "_solve_task", through_pickle)
+            pickled = solve_assignment(job, worker, weight, job_cap, wcap, objective=objective)
+            monkeypatch.undo()
+            assert np.array_equal(direct, pickled)
+    assert seen and set(seen) == {solver_mod.Subproblem}

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from gigmatch.core.defaults import DEFAULT_MAX_TRAVEL_KM  # also importable from here, its old home
 from gigmatch.core.taxonomy import Taxonomy, VocabularyError, default_taxonomy
 from gigmatch.core.times import TimeValueError, format_market_times, to_market_times
 
@@ -34,7 +35,6 @@ TABLES = ("workers", "jobs", "employers", "events")
 VOCABULARY_TABLES = ("trades", "certificates")  # optional: a market's own vocabulary
 REQUIRED_TABLES = ("workers", "jobs")
 ENCODINGS = ("utf-8-sig", "gb18030")  # CSV files: UTF-8 with or without BOM, then Chinese Excel's default
-DEFAULT_MAX_TRAVEL_KM = 15.0
 MAX_HEADCOUNT = 10_000
 # cells holding one of these (after stripping blanks) are missing, as spreadsheet and pandas exports write them
 MISSING_MARKERS = ("", "nan", "NaN", "None", "NaT", "<NA>")
