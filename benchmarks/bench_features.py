@@ -20,6 +20,7 @@ from features.encode import encode_market, to_seconds
 from features.history import WorkerHistory
 from features.pairs import build_pairs
 from gigmatch.core.contract import load_market
+from gigmatch.core.defaults import CANDIDATES_PER_SLOT, DEFAULT_MAX_KM
 from gigmatch.sim.simulate import SimulationConfig, write_simulation
 from matcher.retrieval import CandidateRetriever
 
@@ -42,11 +43,11 @@ def main() -> None:
     worker = np.arange(len(W))
     job = np.zeros(len(W), dtype=np.int64)
     for _ in range(5):
-        build_pairs(J, W, job, worker, history=H, asof_s=asof, max_km=15.0)
+        build_pairs(J, W, job, worker, history=H, asof_s=asof, max_km=DEFAULT_MAX_KM)
     times = []
     for _ in range(args.repeat):
         t = time.perf_counter()
-        build_pairs(J, W, job, worker, history=H, asof_s=asof, max_km=15.0)
+        build_pairs(J, W, job, worker, history=H, asof_s=asof, max_km=DEFAULT_MAX_KM)
         times.append(time.perf_counter() - t)
     print(
         f"1 job x {len(W)} candidates: median {1000 * np.median(times):.2f} ms, p90 {1000 * np.quantile(times, 0.9):.2f} ms"
@@ -57,7 +58,7 @@ def main() -> None:
     pw = rng.integers(0, len(W), args.pairs)
     tracemalloc.start()
     t = time.perf_counter()
-    build_pairs(J, W, pj, pw, history=H, asof_s=asof, max_km=15.0)
+    build_pairs(J, W, pj, pw, history=H, asof_s=asof, max_km=DEFAULT_MAX_KM)
     elapsed = time.perf_counter() - t
     peak = tracemalloc.get_traced_memory()[1] / 2**20
     tracemalloc.stop()
@@ -65,15 +66,15 @@ def main() -> None:
 
     order = np.lexsort((pw, pj))
     t = time.perf_counter()
-    build_pairs(J, W, pj[order], pw[order], history=H, asof_s=asof, max_km=15.0)
+    build_pairs(J, W, pj[order], pw[order], history=H, asof_s=asof, max_km=DEFAULT_MAX_KM)
     print(f"{args.pairs} pairs sorted by job then worker: {time.perf_counter() - t:.2f} s")
 
     t = time.perf_counter()
     retriever = CandidateRetriever(W)
-    cj, cw = retriever.candidates(J, 15.0, per_slot=30)
+    cj, cw = retriever.candidates(J, DEFAULT_MAX_KM, per_slot=CANDIDATES_PER_SLOT)
     t_ret = time.perf_counter() - t
     t = time.perf_counter()
-    build_pairs(J, W, cj, cw, history=H, asof_s=asof, max_km=15.0)
+    build_pairs(J, W, cj, cw, history=H, asof_s=asof, max_km=DEFAULT_MAX_KM)
     print(
         f"retrieval for {len(J)} jobs: {t_ret:.2f} s -> {len(cj)} pairs; their features {time.perf_counter() - t:.2f} s"
     )

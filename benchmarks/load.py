@@ -25,6 +25,8 @@ from pathlib import Path
 import aiohttp
 import numpy as np
 
+from gigmatch.core.defaults import DEFAULT_MAX_KM
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from gigmatch.testing import BACKEND, Server  # noqa: E402
 
@@ -49,7 +51,7 @@ class Workload:
     def request(self, kind: str) -> tuple[str, dict]:
         if kind == "rank":
             job = self.rng.choice(self.jobs)
-            return "/v1/rank", {"job_id": job, "limit": 20, "max_km": self.radius.get(job, 15.0)}
+            return "/v1/rank", {"job_id": job, "limit": 20, "max_km": self.radius.get(job, DEFAULT_MAX_KM)}
         if kind == "recommend":
             return "/v1/recommend", {"worker_id": self.rng.choice(self.workers), "limit": 20}
         n = next(self.counter)

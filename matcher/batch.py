@@ -7,7 +7,6 @@ gets a reason (事事有回音); the reasons, and "what would change" for a work
 
 from __future__ import annotations
 
-import logging
 import time
 from dataclasses import dataclass, field
 
@@ -29,7 +28,6 @@ from matcher.solver import solve_assignment
 # here; they live in matcher.explain
 __all__ = ["AssignmentResult", "run_batch", "explain_exclusions", "what_would_change"]
 
-log = logging.getLogger("gigmatch.assign")
 EXPAND = 4  # candidate growth per extra round for jobs left open
 MAX_ROUNDS = 3  # rounds of candidate expansion and re-solving at most
 

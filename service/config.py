@@ -7,6 +7,8 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from gigmatch.core.defaults import DEFAULT_MAX_KM
+
 DEMO_KEYS = "demo-backend-key:backend,demo-operator-key:operator"
 ROLES = ("backend", "operator")
 
@@ -38,7 +40,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(2_000_000, ge=1_000)
     max_inflight: int = Field(4, ge=1)
     queue_timeout_s: float = Field(2.0, gt=0)
-    default_max_km: float = Field(15.0, gt=0)
+    default_max_km: float = Field(DEFAULT_MAX_KM, gt=0)
     events_refresh_s: float = Field(2.0, gt=0, le=3600)
     rerank_top: int = Field(300, ge=0, le=100_000)
 

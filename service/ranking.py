@@ -16,7 +16,7 @@ from features.encode import JobTable, WorkerTable, encode_jobs, encode_workers
 from features.pairs import PairBatch, build_pairs
 from features.registry import FEATURE_INDEX
 from gigmatch.core.contract import validate_table
-from matcher.batch import explain_exclusions, what_would_change
+from matcher.explain import explain_exclusions, what_would_change
 from models.heuristic import HeuristicScorer
 from service.store import Snapshot
 

@@ -38,7 +38,9 @@ from gigmatch.core.contract import (
     ContractError,
     validate_cell,
 )
+from gigmatch.core.defaults import DEFAULT_MAX_KM
 from gigmatch.core.times import TimeValueError, to_market_time
+from matcher.objectives import DEFAULT_OBJECTIVE, OBJECTIVES
 
 NO_CONTROL = r"^[^\x00-\x1f\x7f-\x9f]*$"  # as the contract: control characters are refused
 
@@ -379,8 +381,8 @@ class AssignRequest(Strict):
         extra="forbid", json_schema_extra={"examples": [{"job_ids": ["j000001", "j000002"], "max_km": 15}]}
     )
     job_ids: list[Id] = Field(min_length=1, max_length=20_000)
-    max_km: float = Field(15.0, gt=0, le=200, allow_inf_nan=False)
-    objective: Literal["fill", "weight"] = "fill"
+    max_km: float = Field(DEFAULT_MAX_KM, gt=0, le=200, allow_inf_nan=False)
+    objective: Literal[tuple(OBJECTIVES)] = Field(DEFAULT_OBJECTIVE, description="see matcher/objectives.py")  # type: ignore[valid-type]
     worker_capacity: int = Field(1, ge=0, le=100)
     min_score: float | None = Field(None, allow_inf_nan=False)
 

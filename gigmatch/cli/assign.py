@@ -14,6 +14,8 @@ from gigmatch.cli._common import (
     positive_int,
     scorer_for,
 )
+from gigmatch.core.defaults import CANDIDATES_PER_SLOT, DEFAULT_MAX_KM
+from matcher.objectives import DEFAULT_OBJECTIVE, OBJECTIVES
 
 
 def cmd_assign(args: argparse.Namespace) -> int:
@@ -66,15 +68,15 @@ def register(sub) -> None:
     p.add_argument("--data", required=True, type=Path)
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--model", type=Path, help="model dir or registry; default: the heuristic scorer")
-    p.add_argument("--max-km", type=positive_float, default=15.0)
-    p.add_argument("--objective", choices=["fill", "weight"], default="fill")
+    p.add_argument("--max-km", type=positive_float, default=DEFAULT_MAX_KM)
+    p.add_argument("--objective", choices=sorted(OBJECTIVES), default=DEFAULT_OBJECTIVE)
     p.add_argument("--worker-capacity", type=nonneg_int, default=1)
     p.add_argument("--min-score", type=finite_float, default=None)
     p.add_argument(
         "--candidates-per-slot",
         type=positive_int,
-        default=30,
-        help="each job keeps this many nearest able workers per slot (default 30)",
+        default=CANDIDATES_PER_SLOT,
+        help=f"each job keeps this many nearest able workers per slot (default {CANDIDATES_PER_SLOT})",
     )
     p.add_argument("--dask", metavar="local|SCHEDULER_ADDRESS", default=None)
     p.set_defaults(func=cmd_assign)
