@@ -20,7 +20,7 @@ from features.encode import encode_market, to_seconds
 from features.history import WorkerHistory
 from features.pairs import build_pairs
 from gigmatch.core.contract import load_market
-from gigmatch.sim.simulate import SimulationConfig, write_simulation
+from gigmatch.sim import SimulationConfig, write_simulation
 from matcher.retrieval import CandidateRetriever
 
 

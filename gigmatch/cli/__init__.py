@@ -49,7 +49,7 @@ _finite_float = _checked(float, math.isfinite, "a finite number", "a number")
 
 def cmd_simulate(args: argparse.Namespace) -> int:
     from gigmatch.core.contract import load_vocabulary
-    from gigmatch.sim.simulate import SimulationConfig, write_simulation
+    from gigmatch.sim import SimulationConfig, write_simulation
 
     taxonomy = None
     if args.taxonomy is not None:
