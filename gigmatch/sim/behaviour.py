@@ -36,10 +36,12 @@ from scipy.special import expit, ndtr
 
 from gigmatch.sim.policy import ShownPairs
 from gigmatch.sim.population import Employers, Jobs, Workers
+from models.labels import TOP_RATING
 
 P_RATED = 0.7  # probability that a completed job is rated
 RATING_SD = 0.6  # sd of the latent rating around its mean, stars
-TOP_RATING_LATENT = 4.5  # a latent rating above this rounds to a top (5-star) rating
+# a latent rating above this rounds (to whole stars) to at least models.labels.TOP_RATING: a top rating
+TOP_RATING_LATENT = float(np.ceil(TOP_RATING)) - 0.5
 APPLY_NOISE_SD = 0.5  # weight of the pair's own taste noise z1 in the apply logit
 HERMITE_NODES = 32  # Gauss-Hermite nodes for averaging over z1
 
@@ -61,7 +63,7 @@ class PairProbabilities:
     rated : ndarray of float64, shape (n_pairs,)
         P(rated | completed).
     top_rating : ndarray of float64, shape (n_pairs,)
-        P(the rating is 5 stars | rated).
+        P(the rating is at least :data:`models.labels.TOP_RATING` | rated).
     rating_mean : ndarray of float64, shape (n_pairs,)
         Mean of the latent rating, stars (sd :data:`RATING_SD`).
     """
