@@ -21,7 +21,7 @@ from features.history import WorkerHistory
 from features.pairs import build_pairs
 from gigmatch.core.contract import load_market
 from gigmatch.core.defaults import CANDIDATES_PER_SLOT, DEFAULT_MAX_KM
-from gigmatch.sim.simulate import SimulationConfig, write_simulation
+from gigmatch.sim import SimulationConfig, write_simulation
 from matcher.retrieval import CandidateRetriever
 
 

@@ -15,7 +15,7 @@ import tempfile
 import time
 
 from gigmatch.core.contract import load_market
-from gigmatch.sim.simulate import SimulationConfig, write_simulation
+from gigmatch.sim import SimulationConfig, write_simulation
 from models.dataset import build_training_set, time_split
 from models.evaluate import evaluate
 from models.ranker import GigRanker

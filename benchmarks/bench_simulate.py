@@ -10,7 +10,7 @@ import resource
 import tempfile
 import time
 
-from gigmatch.sim.simulate import SimulationConfig, write_simulation
+from gigmatch.sim import SimulationConfig, write_simulation
 
 
 def main() -> None:

@@ -155,7 +155,7 @@ def report(results, wall: float, rate: float) -> int:
 def spawn(workers: int, jobs: int, target_candidates: int, tmp: Path, **server_env: str):
     from gigmatch.core.contract import load_market
     from gigmatch.core.geo import haversine_km
-    from gigmatch.sim.simulate import SimulationConfig, write_simulation
+    from gigmatch.sim import SimulationConfig, write_simulation
     from models.train import train
 
     market_dir = tmp / "market"

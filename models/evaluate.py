@@ -3,7 +3,7 @@
 Baselines: distance only (nearest first), skill match only (trade credit, then years), the
 hand-weighted heuristic, and for simulated markets the oracle (the simulator's true expected gain,
 ``truth/oracle.csv`` beside the market) and the oracle without the pair's own apply noise (see
-:mod:`gigmatch.sim.simulate`). The report says how far the model is from each.
+:mod:`gigmatch.sim.oracle`). The report says how far the model is from each.
 """
 
 from __future__ import annotations

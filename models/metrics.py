@@ -1,7 +1,8 @@
 """Ranking metrics over many queries at once (vectorised over rows, no loop over queries).
 
 All functions take ``group`` (query id per row), ``y`` (graded label per row) and ``score`` (higher
-ranks first; ties broken by row order) and return the mean over queries. Gains are ``2**label - 1``.
+ranks first; ties broken by row order) and return the mean over queries. Gains are ``2**label - 1``
+(:func:`models.labels.label_gain`).
 Queries with no relevant row count as 0 for NDCG/MAP/recall (the LightGBM convention counts them as
 1 for NDCG; we exclude nothing so that models and baselines see the same denominator).
 """
@@ -9,6 +10,8 @@ Queries with no relevant row count as 0 for NDCG/MAP/recall (the LightGBM conven
 from __future__ import annotations
 
 import numpy as np
+
+from models.labels import label_gain
 
 
 def _ranks(group: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -27,11 +30,11 @@ def _per_query(group_sorted: np.ndarray, values: np.ndarray) -> np.ndarray:
 def ndcg_at_k(group: np.ndarray, y: np.ndarray, score: np.ndarray, k: int = 10) -> float:
     order, rank = _ranks(group, score)
     disc = np.where(rank < k, 1.0 / np.log2(rank + 2.0), 0.0)
-    gain = 2.0 ** y[order] - 1.0
+    gain = label_gain(y[order])
     dcg = _per_query(group[order], gain * disc)
     ideal_order, ideal_rank = _ranks(group, y.astype(float))
     idisc = np.where(ideal_rank < k, 1.0 / np.log2(ideal_rank + 2.0), 0.0)
-    idcg = _per_query(group[ideal_order], (2.0 ** y[ideal_order] - 1.0) * idisc)
+    idcg = _per_query(group[ideal_order], label_gain(y[ideal_order]) * idisc)
     return float(np.mean(np.where(idcg > 0, dcg / np.where(idcg > 0, idcg, 1.0), 0.0)))
 
 

@@ -22,7 +22,7 @@ cells = [
         "import matplotlib.pyplot as plt\n"
         "import numpy as np\n"
         "import pandas as pd\n"
-        "from gigmatch.sim.simulate import SimulationConfig, write_simulation\n"
+        "from gigmatch.sim import SimulationConfig, write_simulation\n"
         "from gigmatch.core.contract import load_market\n"
         "from features.pairs import FEATURE_NAMES\n"
         "from models.dataset import build_training_set, time_split\n"

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from gigmatch.core.contract import Market, validate_table
-from gigmatch.sim.simulate import SimulationConfig, write_simulation
+from gigmatch.sim import SimulationConfig, write_simulation
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 

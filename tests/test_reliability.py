@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, given, seed, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
 
-from gigmatch.sim.simulate import SimulationConfig, write_simulation
+from gigmatch.sim import SimulationConfig, write_simulation
 from gigmatch.testing import OPERATOR, Server
 
 FUZZ_EXAMPLES = int(os.environ.get("GIGMATCH_FUZZ_EXAMPLES", "200"))

@@ -5,7 +5,7 @@ import pytest
 from gigmatch.core.contract import load_market
 from gigmatch.core.geo import haversine_km
 from gigmatch.core.regions import find_region
-from gigmatch.sim.simulate import SimulationConfig, simulate_market
+from gigmatch.sim import SimulationConfig, simulate_market
 
 ORDER = {"shown": 0, "declined": 1, "applied": 1, "hired": 2, "completed": 3, "no_show": 3, "rated": 4}
 

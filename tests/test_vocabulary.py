@@ -23,7 +23,7 @@ from features.registry import FEATURE_NAMES, column
 from gigmatch.core.contract import ContractError, Readings, load_market, read_table, write_market
 from gigmatch.core.taxonomy import default_taxonomy, load_taxonomy
 from gigmatch.core.vocabulary import vocabulary_report
-from gigmatch.sim.simulate import SimulationConfig, simulate_market
+from gigmatch.sim import SimulationConfig, simulate_market
 from matcher.batch import run_batch
 from models.heuristic import HeuristicScorer
 from service.store import Store

@@ -12,7 +12,7 @@ from gigmatch.cli._common import CLIError, nonneg_int, positive_int
 def cmd_simulate(args: argparse.Namespace) -> int:
     """``gigmatch simulate``: write a simulated market and its oracle."""
     from gigmatch.core.contract import load_vocabulary
-    from gigmatch.sim.simulate import SimulationConfig, write_simulation
+    from gigmatch.sim import SimulationConfig, write_simulation
 
     taxonomy = None
     if args.taxonomy is not None:
