@@ -98,14 +98,15 @@ class Objective:
         Returns
         -------
         float array of shape (E,)
-            ``weight`` itself, or, under :attr:`cardinality_first`, ``weight`` plus a constant
-            ``(max - min + 1) * (min(n_slots, n_workers) + 1)`` that outweighs any weight difference
-            between two matchings, so that the assignment with the most edges wins.
+            ``weight`` itself, or, under :attr:`cardinality_first`, ``weight - min(weight)`` (so that
+            every edge is worth at least 0 more than an empty cell, whatever the sign of the weights)
+            plus a constant ``(max - min + 1) * (min(n_slots, n_workers) + 1)`` that outweighs any
+            weight difference between two matchings, so that the assignment with the most edges wins.
         """
         if not self.cardinality_first:
             return weight
         big = (weight.max() - weight.min() + 1.0) * (min(n_slots, n_workers) + 1)
-        return weight + big
+        return weight - weight.min() + big
 
     def dense_keep(self, weight: np.ndarray, picked: np.ndarray) -> np.ndarray:
         """The dense assignment's picks that belong to the optimum, sorted.

@@ -315,3 +315,16 @@ def test_subproblems_survive_pickling_as_for_dask(monkeypatch):
             monkeypatch.undo()
             assert np.array_equal(direct, pickled)
     assert seen and set(seen) == {solver_mod.Subproblem}
+
+
+def test_fill_on_the_dense_path_fills_with_negative_weights_too():
+    """The dense path's cardinality constant must lift every edge above an empty cell: with weights
+    far below zero it used to pick nothing where the flow path filled every slot."""
+    job, worker = np.array([0, 0, 1, 1]), np.array([0, 1, 1, 2])
+    for w in (np.full(4, -100.0), np.array([-1e6, -3.0, -2.0, -1e6])):
+        chosen = solve_assignment(job, worker, w, np.array([1, 1]), 1, objective="fill")
+        assert chosen.sum() == 2, w
+    chosen = solve_assignment(
+        job, worker, np.array([-1e6, -3.0, -2.0, -1e6]), np.array([1, 1]), 1, objective="fill"
+    )
+    assert chosen.tolist() == [True, False, True, False]  # two slots filled, the best total among those
