@@ -17,52 +17,14 @@ import pandas as pd
 import pytest
 
 from features.encode import encode_market
-from features.history import WorkerHistory
 from features.pairs import build_pairs
-from features.registry import FEATURE_NAMES, column
 from gigmatch.core.contract import ContractError, Readings, load_market, read_table, write_market
 from gigmatch.core.taxonomy import default_taxonomy, load_taxonomy
 from gigmatch.core.vocabulary import vocabulary_report
 from gigmatch.sim import SimulationConfig, simulate_market
 from matcher.batch import run_batch
 from models.heuristic import HeuristicScorer
-from service.store import Store
-
-TRADES = """trade,name_zh,name_en,synonyms,required_certificates,skill_required,related,typical_daily_wage
-cook,厨师,cook,炒菜师傅;大厨,cert_health,true,kitchen:0.5,220
-kitchen,厨房杂工,kitchen hand,洗碗工,cert_health,false,,150
-nanny,保姆,nanny,育儿嫂,健康证;cert_nanny,true,,260
-cleaner,保洁,cleaner,,,false,,150
-"""
-CERTS = """certificate,name_zh,name_en,synonyms
-cert_health,健康证,health certificate,健康证明
-cert_nanny,育婴员证,nanny certificate,育婴师证
-"""
-WORKERS = """worker_id,lat,lon,skills,certificates,max_travel_km
-w1,26.700,117.400,cook:5,cert_health,15
-w2,26.701,117.401,cook:8,,15
-w3,26.702,117.402,nanny,cert_health;cert_nanny,15
-w4,26.703,117.403,cleaner,,15
-w5,26.704,117.404,厨师:3,健康证,15
-w6,26.705,117.405,kitchen,cert_health,15
-"""
-JOBS = """job_id,trade,lat,lon,headcount,start_time,posted_at,daily_wage
-j1,cook,26.700,117.400,2,2030-01-05T08:00,2029-12-20T08:00,240
-j2,nanny,26.701,117.401,1,2030-01-05T08:00,2029-12-20T08:00,280
-j3,cleaner,26.702,117.402,1,2030-01-05T08:00,2029-12-20T08:00,150
-j4,大厨,26.703,117.403,1,2030-01-05T08:00,2029-12-20T08:00,230
-"""
-
-
-def county(tmp_path, own_vocabulary: bool):
-    folder = tmp_path / ("own" if own_vocabulary else "plain")
-    folder.mkdir()
-    (folder / "workers.csv").write_text(WORKERS, encoding="utf-8")
-    (folder / "jobs.csv").write_text(JOBS, encoding="utf-8")
-    if own_vocabulary:
-        (folder / "trades.csv").write_text(TRADES, encoding="utf-8")
-        (folder / "certificates.csv").write_text(CERTS, encoding="utf-8")
-    return folder
+from tests.helpers import TRADES, county
 
 
 def eligible_workers(market, job_id: str) -> list[str]:
@@ -191,87 +153,6 @@ class TestEncodings:
             read_table(path, "workers")
 
 
-class TestServiceVocabulary:
-    def test_store_seeds_the_vocabulary_and_reads_api_rows_with_it(self, tmp_path):
-        m = load_market(county(tmp_path, own_vocabulary=True))
-        store = Store(tmp_path / "s.db")
-        store.seed(m)
-        store.upsert_worker(
-            {"worker_id": "w9", "lat": 26.7, "lon": 117.4, "skills": ["大厨"], "certificates": ["健康证明"]}
-        )
-        store.close()
-        again = Store(tmp_path / "s.db")  # the vocabulary survives a restart
-        snap = again.snapshot()
-        assert snap.taxonomy.fingerprint() == m.taxonomy.fingerprint()
-        row = again.market().workers.set_index("worker_id").loc["w9"]
-        assert row["skills"] == ["cook"] and row["certificates"] == ["cert_health"]
-        again.close()
-
-
-class TestPointInTime:
-    def test_later_jobs_and_events_never_change_earlier_features(self):
-        market, _ = simulate_market(SimulationConfig(workers=1500, jobs=600, days=30, seed=5))
-        cut = market.jobs["posted_at"].min() + pd.Timedelta(days=15)
-        early = market.events[(market.events["event"] == "shown") & (market.events["ts"] < cut)]
-        truncated = type(market)(
-            workers=market.workers,
-            jobs=market.jobs[market.jobs["posted_at"] < cut].reset_index(drop=True),
-            employers=market.employers,
-            events=market.events[market.events["ts"] < cut].reset_index(drop=True),
-        )
-        later_jobs = (market.jobs["posted_at"] >= cut).sum()
-        assert later_jobs > 200 and len(early) > 1000  # the later days are a real part of the market
-
-        def features(m):
-            W, J = encode_market(m)
-            j = pd.Index(J.ids).get_indexer(early["job_id"])
-            w = pd.Index(W.ids).get_indexer(early["worker_id"])
-            asof = early["ts"].to_numpy(dtype="datetime64[ns]").astype(np.int64) / 1e9
-            return build_pairs(J, W, j, w, history=WorkerHistory(m.events, W.ids), asof_s=asof).X
-
-        full, part = features(market), features(truncated)
-        assert full.shape == part.shape == (len(early), len(FEATURE_NAMES))
-        np.testing.assert_array_equal(full, part)  # all 27 features, bit for bit (NaN equal to NaN)
-        assert (
-            np.isfinite(column(full, "wage_vs_trade_median")).mean() > 0.9
-        )  # the market statistic is really there
-
-    def test_score_cli_gives_the_same_scores_with_or_without_later_days(self, tmp_path):
-        market, _ = simulate_market(SimulationConfig(workers=800, jobs=300, days=20, seed=8))
-        cut = market.jobs["posted_at"].min() + pd.Timedelta(days=10)
-        write_market(market, tmp_path / "full")
-        part = type(market)(
-            workers=market.workers,
-            jobs=market.jobs[market.jobs["posted_at"] < cut].reset_index(drop=True),
-            employers=market.employers,
-            events=market.events[market.events["ts"] < cut].reset_index(drop=True),
-        )
-        write_market(part, tmp_path / "part")
-        shown = part.events[part.events["event"] == "shown"][["job_id", "worker_id"]].drop_duplicates()
-        shown.to_csv(tmp_path / "pairs.csv", index=False)
-        scores = {}
-        for name in ("full", "part"):
-            out = tmp_path / f"{name}.csv"
-            subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "gigmatch.cli",
-                    "score",
-                    "--data",
-                    str(tmp_path / name),
-                    "--pairs",
-                    str(tmp_path / "pairs.csv"),
-                    "--out",
-                    str(out),
-                ],
-                check=True,
-                capture_output=True,
-            )
-            scores[name] = pd.read_csv(out)
-        pd.testing.assert_frame_equal(scores["full"], scores["part"])
-
-
 def test_validate_cli_prints_the_report_and_json(tmp_path):
     folder = county(tmp_path, own_vocabulary=False)
     text = subprocess.run(
@@ -297,45 +178,3 @@ def test_taxonomy_export_round_trips_the_built_in_taxonomy(tmp_path):
     from gigmatch.core.contract import load_vocabulary
 
     assert load_vocabulary(tmp_path).fingerprint() == default_taxonomy().fingerprint()
-
-
-def test_service_serves_the_market_vocabulary_and_explains_empty_answers(tmp_path):
-    from gigmatch.testing import Server
-
-    plain = county(tmp_path, own_vocabulary=False)
-    (plain / "workers.csv").write_text(
-        WORKERS.replace("健康证", ""), encoding="utf-8"
-    )  # nobody holds health_cert
-    own = county(tmp_path, own_vocabulary=True)
-    servers = {
-        name: Server(tmp_path / f"{name}.db", data=folder)
-        for name, folder in (("own", own), ("plain", plain))
-    }
-    try:
-        with servers["own"].client() as c:
-            tax = c.get("/v1/taxonomy").json()
-            assert tax["source"] == "market" and {t["code"] for t in tax["trades"]} == {
-                "cook",
-                "kitchen",
-                "nanny",
-                "cleaner",
-            }
-            ranked = c.post("/v1/rank", json={"job_id": "j1", "limit": 10}).json()
-            assert {x["worker_id"] for x in ranked["candidates"]} == {"w1", "w5", "w6"}
-            assert ranked["message"] is None
-            inline = c.post("/v1/rank", json={"job": {"trade": "炒菜师傅", "lat": 26.7, "lon": 117.4}}).json()
-            assert {x["worker_id"] for x in inline["candidates"]} == {
-                "w1",
-                "w5",
-                "w6",
-            }  # read as the market's cook
-        with servers["plain"].client() as c:
-            assert c.get("/v1/taxonomy").json()["source"] == "built-in"
-            empty = c.post("/v1/rank", json={"job_id": "j1", "limit": 10}).json()
-            assert empty["candidates"] == []
-            assert "health_cert" in empty["message"] and "built-in taxonomy" in empty["message"]
-            far = c.post("/v1/rank", json={"job": {"trade": "moving", "lat": 40.0, "lon": 100.0}}).json()
-            assert far["message"] == "no worker lives within 15 km of the job"
-    finally:
-        for srv in servers.values():
-            srv.stop()

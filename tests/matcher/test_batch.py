@@ -8,7 +8,7 @@ from gigmatch.cli import main
 from gigmatch.core.contract import write_market
 from matcher.batch import run_batch
 from models.heuristic import HeuristicScorer
-from tests.conftest import make_market
+from tests.helpers import make_market
 
 LAT, LON = 26.70, 117.40
 KM = 1 / 111.19508  # degrees of latitude per km

@@ -9,7 +9,7 @@ from gigmatch.core.contract import load_market, validate_table
 from service.store import Store
 from service.store.repository import MarketRepository
 from service.store.sqlite import SQLiteRepository
-from tests.conftest import make_market
+from tests.helpers import make_market
 
 SOON = (datetime.now() + timedelta(days=2)).replace(microsecond=0).isoformat()
 

@@ -14,8 +14,9 @@ from scipy.optimize import linprog
 
 import matcher.solver as solver_mod
 from matcher import solve_assignment
+from tests.helpers import SHARED_DATA
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "orlib-assign"
+SHARED = SHARED_DATA / "orlib-assign"
 
 
 def random_instance(rng, n_jobs, n_workers, density, ties=False, max_cap=3, worker_cap=1, neg=False):

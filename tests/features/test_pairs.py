@@ -8,7 +8,7 @@ from features.pairs import build_pairs
 from features.registry import FEATURE_NAMES, FEATURES
 from gigmatch.core.contract import load_market
 from gigmatch.core.geo import EARTH_RADIUS_KM, haversine_km
-from tests.conftest import make_market
+from tests.helpers import make_market
 
 START = "2026-10-10T08:00:00"
 
