@@ -27,6 +27,7 @@ class Reason(IntEnum):
 
     @property
     def code(self) -> str:
+        """The reason's stable text code, its name in lower case, e.g. ``"certificate_missing"``."""
         return self.name.lower()
 
 

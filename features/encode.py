@@ -31,12 +31,24 @@ class Vocab:
             self.add(c)
 
     def add(self, code: str) -> int:
+        """Add ``code`` if it is new (as the next column) and return its column index."""
         if code not in self._index:
             self._index[code] = len(self.codes)
             self.codes.append(code)
         return self._index[code]
 
     def index(self, codes) -> np.ndarray:
+        """Column index of each code; -1 for codes not in the vocabulary (nothing is added).
+
+        Parameters
+        ----------
+        codes : sequence of str of length n
+            Anything with ``len``; a list or an object array.
+
+        Returns
+        -------
+        ndarray of shape (n,), int64
+        """
         get = self._index.get
         return np.fromiter((get(c, -1) for c in codes), dtype=np.int64, count=len(codes))
 

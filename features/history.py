@@ -123,6 +123,7 @@ class WorkerHistory:
 
     @classmethod
     def empty(cls, worker_ids: np.ndarray) -> WorkerHistory:
+        """A history with no events for ``worker_ids`` (array of shape (n_workers,)): every count is 0."""
         return cls(
             pd.DataFrame({"worker_id": [], "ts": pd.to_datetime([]), "event": [], "rating": []}), worker_ids
         )

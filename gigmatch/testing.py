@@ -17,12 +17,36 @@ OPERATOR = "operator-key-for-tests"
 
 
 def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free when asked (the OS picks it; another process may take it)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
 class Server:
+    """``gigmatch serve`` in a subprocess on a free loopback port; the constructor returns once it is up.
+
+    The server gets two API keys, :data:`BACKEND` (role ``backend``) and :data:`OPERATOR` (role
+    ``operator``); its output goes to ``db`` with the suffix ``.log``.
+
+    Parameters
+    ----------
+    db : Path
+        SQLite store file (``--db``).
+    data : Path, optional
+        Market folder that seeds an empty store (``--data``).
+    model : Path, optional
+        Model registry or version folder (``--model``); default: the heuristic scorer.
+    **env : str
+        Extra environment variables for the server, e.g. ``GIGMATCH_MAX_INFLIGHT="1"``.
+
+    Raises
+    ------
+    RuntimeError
+        When the server exits, or does not answer ``GET /healthz`` with 200 within 60 s; the message
+        holds the end of its log.
+    """
+
     def __init__(self, db: Path, data: Path | None = None, model: Path | None = None, **env: str):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -62,15 +86,18 @@ class Server:
         raise RuntimeError(f"server did not start:\n{self.log.read_text()[-3000:]}")
 
     def client(self, key: str | None = BACKEND) -> httpx.Client:
+        """An HTTP client for this server, sending ``key`` as a bearer token (None: no credentials)."""
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         return httpx.Client(base_url=self.url, headers=headers, timeout=30)
 
     def kill(self) -> None:
+        """Kill the server with SIGKILL (no shutdown; a crash) and wait for it to exit."""
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(10)
         self._fh.close()
 
     def stop(self) -> None:
+        """Stop the server with SIGTERM (SIGKILL after 10 s) if it is still running, and close its log."""
         if self.proc.poll() is None:
             self.proc.terminate()
             try:

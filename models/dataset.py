@@ -20,8 +20,18 @@ from models.labels import graded_labels
 
 @dataclass
 class TrainingSet:
-    """X : (n_rows, n_features) float32; y : (n_rows,) int labels 0-4; meta : job_id, worker_id,
-    shown_ts, query (int, contiguous), query_ts (the job's first shown time)."""
+    """Labelled pairs for a ranker: one row per shown (job, worker) pair, rows of a query contiguous.
+
+    Attributes
+    ----------
+    X : ndarray of shape (n_rows, n_features), float32
+        Features in :data:`features.registry.FEATURE_NAMES` order, as of the pair's ``shown`` time.
+    y : ndarray of shape (n_rows,), int32
+        Graded labels 0-4 (:func:`models.labels.graded_labels`).
+    meta : DataFrame of n_rows rows
+        ``job_id``, ``worker_id``, ``shown_ts``, ``label``, ``query`` (int, 0-based, contiguous) and
+        ``query_ts`` (the job's first shown time, market time).
+    """
 
     X: np.ndarray
     y: np.ndarray
@@ -29,9 +39,15 @@ class TrainingSet:
 
     @property
     def group_sizes(self) -> np.ndarray:
+        """Rows per query, ndarray of shape (n_queries,), in query order (LightGBM's ``group``)."""
         return np.bincount(self.meta["query"].to_numpy())
 
     def subset(self, rows: np.ndarray) -> TrainingSet:
+        """The rows at positions ``rows`` (int array of shape (n_subset,)), e.g. one part of
+        :func:`time_split`, with ``query`` renumbered 0.. in order of first appearance.
+
+        Queries stay contiguous only if ``rows`` keeps each query's rows together.
+        """
         meta = self.meta.iloc[rows].reset_index(drop=True)
         meta["query"] = pd.factorize(meta["query"])[0]
         return TrainingSet(self.X[rows], self.y[rows], meta)

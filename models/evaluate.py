@@ -20,6 +20,17 @@ from models.metrics import mean_average_precision, ndcg_at_k, recall_at_k
 
 
 def metrics(group: np.ndarray, y: np.ndarray, score: np.ndarray) -> dict[str, float]:
+    """The report's metrics of one scoring: ``ndcg@5``, ``ndcg@10``, ``map`` and ``recall@10``.
+
+    Parameters
+    ----------
+    group, y, score : ndarray of shape (n_rows,)
+        Query id, graded label and score of each row (see :mod:`models.metrics`).
+
+    Returns
+    -------
+    dict of str to float, each a mean over queries, rounded to 5 decimals.
+    """
     return {
         "ndcg@5": round(ndcg_at_k(group, y, score, 5), 5),
         "ndcg@10": round(ndcg_at_k(group, y, score, 10), 5),

@@ -28,6 +28,23 @@ def _per_query(group_sorted: np.ndarray, values: np.ndarray) -> np.ndarray:
 
 
 def ndcg_at_k(group: np.ndarray, y: np.ndarray, score: np.ndarray, k: int = 10) -> float:
+    """Mean NDCG@k over queries: gain ``2**label - 1``, discount ``1 / log2(rank + 2)`` (rank from 0).
+
+    Parameters
+    ----------
+    group : ndarray of shape (n_rows,)
+        Query id of each row; a query's rows need not be contiguous.
+    y : ndarray of shape (n_rows,), int
+        Graded label of each row, 0..MAX_LABEL.
+    score : ndarray of shape (n_rows,), float
+        Higher ranks first; ties keep row order.
+    k : int, default=10
+        Rows ranked below ``k`` add nothing.
+
+    Returns
+    -------
+    float in [0, 1]; a query whose labels are all 0 counts as 0.
+    """
     order, rank = _ranks(group, score)
     disc = np.where(rank < k, 1.0 / np.log2(rank + 2.0), 0.0)
     gain = label_gain(y[order])
@@ -39,6 +56,19 @@ def ndcg_at_k(group: np.ndarray, y: np.ndarray, score: np.ndarray, k: int = 10) 
 
 
 def mean_average_precision(group: np.ndarray, y: np.ndarray, score: np.ndarray, threshold: int = 1) -> float:
+    """Mean over queries of average precision over the whole ranking, rows with ``y >= threshold`` relevant.
+
+    Parameters
+    ----------
+    group, y, score : ndarray of shape (n_rows,)
+        Query id, graded label and score of each row, as in :func:`ndcg_at_k`.
+    threshold : int, default=1
+        Lowest label that counts as relevant (1: applied or better).
+
+    Returns
+    -------
+    float in [0, 1]; a query with no relevant row counts as 0.
+    """
     order, rank = _ranks(group, score)
     rel = (y[order] >= threshold).astype(float)
     g = group[order]
@@ -51,6 +81,21 @@ def mean_average_precision(group: np.ndarray, y: np.ndarray, score: np.ndarray, 
 def recall_at_k(
     group: np.ndarray, y: np.ndarray, score: np.ndarray, k: int = 10, threshold: int = 1
 ) -> float:
+    """Mean over queries of the share of relevant rows (``y >= threshold``) ranked in the top ``k``.
+
+    Parameters
+    ----------
+    group, y, score : ndarray of shape (n_rows,)
+        Query id, graded label and score of each row, as in :func:`ndcg_at_k`.
+    k : int, default=10
+        Cut-off rank.
+    threshold : int, default=1
+        Lowest label that counts as relevant.
+
+    Returns
+    -------
+    float in [0, 1]; a query with no relevant row counts as 0.
+    """
     order, rank = _ranks(group, score)
     rel = (y[order] >= threshold).astype(float)
     g = group[order]

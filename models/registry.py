@@ -45,6 +45,10 @@ def feature_schema_hash() -> str:
 
 
 def library_versions() -> dict[str, str]:
+    """Versions of Python and the libraries a model depends on, ``{name: version}``, for its metadata.
+
+    A library that is not installed is reported as ``"not installed"``.
+    """
     out = {"python": platform.python_version()}
     for name in ("numpy", "scipy", "scikit-learn", "lightgbm", "pandas", "joblib", "gigmatch"):
         try:
@@ -55,6 +59,7 @@ def library_versions() -> dict[str, str]:
 
 
 def git_commit() -> str:
+    """The git commit (``HEAD``) of the checkout this code runs from, or ``"unknown"`` outside one."""
     try:
         root = Path(__file__).resolve().parents[1]
         return subprocess.run(
@@ -137,6 +142,17 @@ def load_version(path: str | Path) -> ModelScorer:
 
 @dataclass
 class Registry:
+    """A model registry folder: version folders, the ``current`` pointer and its history (see above).
+
+    Pointer files are replaced atomically (temporary file, then rename), so a reader sees the old or
+    the new pointer, never a partial one.
+
+    Parameters
+    ----------
+    root : Path or str
+        The registry folder; nothing is created or read until a method is called.
+    """
+
     root: Path
 
     def __post_init__(self):
@@ -144,9 +160,11 @@ class Registry:
 
     @property
     def is_registry(self) -> bool:
+        """Whether ``root`` is a registry (has a ``versions/`` folder), not, say, a version folder."""
         return (self.root / "versions").is_dir()
 
     def versions(self) -> list[str]:
+        """Names of the saved versions, sorted by name (oldest first for trained ones); [] when none."""
         v = self.root / "versions"
         return (
             sorted(p.name for p in v.iterdir() if p.is_dir() and not p.name.startswith("."))
@@ -155,14 +173,17 @@ class Registry:
         )
 
     def current(self) -> str | None:
+        """The serving version named by the ``current`` file, or None when there is none yet."""
         p = self.root / "current"
         return p.read_text().strip() or None if p.exists() else None
 
     def history(self) -> list[str]:
+        """Earlier current versions from ``history.json``, newest last (what :meth:`rollback` returns to)."""
         p = self.root / "history.json"
         return json.loads(p.read_text()) if p.exists() else []
 
     def metadata(self, version: str) -> dict:
+        """The parsed ``metadata.json`` of ``version`` (raises ``FileNotFoundError`` for an unknown one)."""
         return json.loads((self.root / "versions" / version / "metadata.json").read_text())
 
     def _write(self, name: str, text: str) -> None:
@@ -171,6 +192,16 @@ class Registry:
         os.replace(tmp, self.root / name)  # atomic: a reader sees the old or the new pointer
 
     def set_current(self, version: str) -> None:
+        """Make ``version`` current, appending the previous current version to the history.
+
+        Both files are replaced atomically. Setting the version that is already current changes
+        nothing but rewrites the pointer.
+
+        Raises
+        ------
+        RegistryError
+            When ``version`` is not one of :meth:`versions`.
+        """
         if version not in self.versions():
             raise RegistryError(f"unknown version {version!r}; known: {', '.join(self.versions()) or 'none'}")
         old = self.current()
@@ -179,6 +210,13 @@ class Registry:
         self._write("current", version + "\n")
 
     def rollback(self) -> str:
+        """Make the newest history entry current again, remove it from the history, and return it.
+
+        Raises
+        ------
+        RegistryError
+            When the history is empty.
+        """
         hist = self.history()
         if not hist:
             raise RegistryError("nothing to roll back to: no earlier current version")
@@ -188,6 +226,13 @@ class Registry:
         return previous
 
     def load_current(self) -> ModelScorer:
+        """Load the current version (see :func:`load_version`).
+
+        Raises
+        ------
+        RegistryError
+            When there is no current version, or its artifact is broken or has another feature schema.
+        """
         version = self.current()
         if version is None:
             raise RegistryError(f"{self.root}: registry has no current model; promote one first")

@@ -40,6 +40,24 @@ def _range(data: TrainingSet) -> dict:
 def fit_ranker(
     train: TrainingSet, valid: TrainingSet, *, seed: int, params: dict, dask_client=None
 ) -> GigRanker:
+    """Fit a :class:`~models.ranker.GigRanker` on ``train``; NDCG@10 on ``valid`` picks the number of trees.
+
+    Parameters
+    ----------
+    train, valid : TrainingSet
+        Training and validation rows; each query's rows contiguous.
+    seed : int
+        LightGBM's ``random_state``.
+    params : dict
+        LightGBM parameters overriding :data:`models.ranker.DEFAULT_PARAMS`.
+    dask_client : dask.distributed.Client, optional
+        Fit on that cluster (:func:`models.dask.fit_dask`, trees picked after the fact) instead of
+        in this process (LightGBM's early stopping).
+
+    Returns
+    -------
+    GigRanker, fitted.
+    """
     ranker = GigRanker(random_state=seed, **params)
     if dask_client is not None:
         from models.dask import fit_dask

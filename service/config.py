@@ -14,7 +14,8 @@ ROLES = ("backend", "operator")
 
 
 class Settings(BaseSettings):
-    """
+    """The service's settings, read from ``GIGMATCH_*`` environment variables (e.g. ``GIGMATCH_DB``).
+
     Attributes
     ----------
     db : SQLite file of the store (created if missing; WAL mode).
@@ -51,6 +52,13 @@ class Settings(BaseSettings):
         return value
 
     def keys(self) -> dict[str, str]:
+        """The accepted API keys, ``{key: role}``; the demo keys when none are set and ``demo`` is on.
+
+        Raises
+        ------
+        ValueError
+            When there are no keys, or when a published demo key is set outside demo mode.
+        """
         keys = parse_keys(self.api_keys)
         if not keys and self.demo:
             keys = parse_keys(DEMO_KEYS)
@@ -67,6 +75,14 @@ class Settings(BaseSettings):
 
 
 def parse_keys(text: str) -> dict[str, str]:
+    """Parse ``"key:role,key2:role2"`` into ``{key: role}`` (blank entries skipped; a key may hold ':').
+
+    Raises
+    ------
+    ValueError
+        When an entry is not ``key:role`` with a role in :data:`ROLES`, or a key is under 8 characters.
+        The message shows at most the first 4 characters of the entry.
+    """
     keys: dict[str, str] = {}
     for item in filter(None, (p.strip() for p in text.split(","))):
         key, sep, role = item.rpartition(":")

@@ -16,6 +16,21 @@ access_log = logging.getLogger("gigmatch.access")
 
 
 class LimitsAndMetrics:
+    """ASGI middleware: refuse oversized bodies with 413, time every HTTP request, write the access log.
+
+    Each response gets an ``x-process-time-ms`` header; its latency is observed in ``state.latency``
+    under the route template and status code, and a refused body counts in
+    ``state.rejected.labels("too_large")``. Non-HTTP scopes (lifespan) pass through untouched.
+
+    Parameters
+    ----------
+    app : ASGI application
+        The application wrapped.
+    get_state : callable
+        Returns the service state holding ``settings.max_body_bytes`` (the limit, bytes), ``latency``
+        and ``rejected`` (Prometheus metrics); called once per request.
+    """
+
     def __init__(self, app, get_state):
         self.app = app
         self.get_state = get_state

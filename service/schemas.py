@@ -233,6 +233,15 @@ EventIn = entity_model(
 
 
 class RankRequest(Strict):
+    """Body of ``POST /v1/rank``: the job to rank workers for, and where to look.
+
+    Give exactly one of ``job_id`` (a stored job) or ``job`` (a job sent inline, not stored).
+    ``candidate_ids`` (at most 10,000 stored worker ids) ranks only those workers, still within the
+    radius, instead of every stored worker within it. ``max_km`` is the radius around the job site,
+    km (0 < max_km <= 200; default the server's, 15 km unless configured). ``limit`` is the most
+    candidates returned (1-500, default 20). Unknown fields are refused.
+    """
+
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
@@ -264,6 +273,10 @@ class RankRequest(Strict):
 
 
 class Candidate(BaseModel):
+    """One ranked worker: ``score`` (higher ranks first; the serving model's own scale, not a
+    probability), ``distance_km`` (great-circle, job site to the worker's home, km) and ``reasons``
+    (short English phrases behind the rank)."""
+
     worker_id: str
     score: float
     distance_km: float
@@ -271,6 +284,14 @@ class Candidate(BaseModel):
 
 
 class RankResponse(BaseModel):
+    """Answer of ``POST /v1/rank``: the eligible workers, best first, at most ``limit`` of them.
+
+    ``model_version`` is the model that scored them (``heuristic-v1`` before any model is trained).
+    ``excluded`` counts candidates that may not take the job, by reason code (e.g.
+    ``certificate_missing``, ``beyond_travel_limit``, ``unknown_worker``); ``message`` says why
+    nobody is listed, when nobody is.
+    """
+
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -296,6 +317,14 @@ class RankResponse(BaseModel):
 
 
 class RecommendRequest(Strict):
+    """Body of ``POST /v1/recommend``: the worker to recommend open jobs to.
+
+    Give exactly one of ``worker_id`` (a stored worker) or ``worker`` (a worker sent inline, not
+    stored). ``max_km`` is the radius around the worker's home, km (0 < max_km <= 200; default the
+    worker's ``max_travel_km``). ``limit`` is the most jobs returned (1-500, default 20). Unknown
+    fields are refused.
+    """
+
     model_config = ConfigDict(
         extra="forbid", json_schema_extra={"examples": [{"worker_id": "w000042", "limit": 10}]}
     )
@@ -312,6 +341,9 @@ class RecommendRequest(Strict):
 
 
 class JobMatch(BaseModel):
+    """One recommended job: its ``trade`` code, ``score`` (higher ranks first), ``distance_km``
+    (great-circle, job site to the worker's home, km) and ``reasons`` (short English phrases)."""
+
     job_id: str
     trade: str
     score: float
@@ -320,6 +352,13 @@ class JobMatch(BaseModel):
 
 
 class RecommendResponse(BaseModel):
+    """Answer of ``POST /v1/recommend``: open jobs the worker may take, best first, at most ``limit``.
+
+    ``excluded`` counts open jobs within the radius that the worker may not take, by reason code.
+    When no job is listed, ``message`` says why and ``what_would_change`` lists what would qualify
+    the worker (a certificate, a longer trip); otherwise it is empty.
+    """
+
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -343,6 +382,12 @@ class RecommendResponse(BaseModel):
 
 
 class EventsRequest(Strict):
+    """Body of ``POST /v1/events``: 1 to 10,000 outcome events, each a row of the ``events`` table.
+
+    ``ts`` is ISO 8601 (no offset: market time); ``event_id`` is the idempotency key, by default
+    ``job_id|worker_id|event|ts``; ``rating`` (1-5) is required for a ``rated`` event.
+    """
+
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
@@ -365,18 +410,33 @@ class EventsRequest(Strict):
 
 
 class EventsResponse(BaseModel):
+    """Answer of ``POST /v1/events``: ``accepted`` events newly stored, and ``duplicates`` skipped
+    because their ``event_id`` was already stored or repeated in the batch."""
+
     model_config = ConfigDict(json_schema_extra={"examples": [{"accepted": 1, "duplicates": 0}]})
     accepted: int
     duplicates: int
 
 
 class Stored(BaseModel):
+    """Answer of a worker or job ``PUT``/``DELETE``: the ``id`` and ``status`` (``stored`` or
+    ``deleted``), sent once the change is on disk."""
+
     model_config = ConfigDict(json_schema_extra={"examples": [{"id": "w000042", "status": "stored"}]})
     id: str
     status: Literal["stored", "deleted"]
 
 
 class AssignRequest(Strict):
+    """Body of ``POST /v1/assign``: the stored jobs to fill, and how.
+
+    ``job_ids``: 1 to 20,000 stored job ids (repeats are ignored). ``max_km``: radius around each
+    job site, km (0 < max_km <= 200, default 15). ``objective``: ``fill`` (most slots filled, then the
+    best total score) or ``weight`` (best total score). ``worker_capacity``: jobs one worker may take
+    in this batch (0-100, default 1). ``min_score``: pairs whose match weight (in [0, 1]) is below
+    it are never assigned. Unknown fields are refused.
+    """
+
     model_config = ConfigDict(
         extra="forbid", json_schema_extra={"examples": [{"job_ids": ["j000001", "j000002"], "max_km": 15}]}
     )
@@ -388,6 +448,9 @@ class AssignRequest(Strict):
 
 
 class Assignment(BaseModel):
+    """One filled slot: the worker proposed for the job, the pair's match weight ``score`` (in
+    [0, 1]) and ``distance_km`` (great-circle, job site to the worker's home, km)."""
+
     job_id: str
     worker_id: str
     score: float
@@ -395,6 +458,10 @@ class Assignment(BaseModel):
 
 
 class UnfilledJob(BaseModel):
+    """A job left with ``open_slots`` unfilled, with the first ``reason`` that applies (e.g.
+    ``no_worker_within_radius``, ``certificate_nobody_nearby_holds``) and a sentence of ``detail``
+    when no candidate was eligible."""
+
     job_id: str
     open_slots: int
     reason: str
@@ -402,6 +469,13 @@ class UnfilledJob(BaseModel):
 
 
 class AssignResponse(BaseModel):
+    """Answer of ``POST /v1/assign``: the proposed assignment (nothing is stored).
+
+    ``assignments`` has one entry per filled slot; ``unfilled_jobs`` one per job with open slots;
+    ``summary`` the run's figures (slots, filled, fill rate, total score, distances in km, timings in
+    seconds, reason counts, the parameters used).
+    """
+
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -423,6 +497,9 @@ class AssignResponse(BaseModel):
 
 
 class ModelsResponse(BaseModel):
+    """Answer of ``GET /v1/models``: the ``serving`` model version, the ``registry`` path (null when
+    none is configured), its ``versions``, and its ``current`` version (null when none)."""
+
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -442,6 +519,8 @@ class ModelsResponse(BaseModel):
 
 
 class ReloadResponse(BaseModel):
+    """Answer of ``POST /v1/models/reload``: the version ``serving`` now, and the ``previous`` one."""
+
     model_config = ConfigDict(
         json_schema_extra={"examples": [{"serving": "20261123T021539-163729-s1", "previous": "heuristic-v1"}]}
     )
@@ -450,6 +529,11 @@ class ReloadResponse(BaseModel):
 
 
 class TradeOut(BaseModel):
+    """One trade of the vocabulary: its ``code``, Chinese and English names, ``synonyms``, whether a
+    skill is required (false: entry-level), the certificates every job of it needs, ``related``
+    (``{trade code: credit in (0, 1]}``, skill credit from related trades) and
+    ``typical_daily_wage`` (yuan; null when unknown)."""
+
     code: str
     name_zh: str
     name_en: str
@@ -461,6 +545,8 @@ class TradeOut(BaseModel):
 
 
 class CertificateOut(BaseModel):
+    """One certificate of the vocabulary: its ``code``, Chinese and English names, and ``synonyms``."""
+
     code: str
     name_zh: str
     name_en: str
@@ -507,6 +593,9 @@ class TaxonomyResponse(BaseModel):
 
 
 class ErrorIssue(BaseModel):
+    """One validation problem: ``loc``, the path to the field (e.g. ``["body", "job", "lat"]``), and
+    ``msg``."""
+
     loc: list[str | int]
     msg: str
 

@@ -200,6 +200,7 @@ class NotBefore:
 
     @property
     def message(self) -> str:
+        """The error text after the column name, e.g. ``is before start_time``."""
         return f"is before {self.other}"
 
     def violations(self, frame: pd.DataFrame) -> np.ndarray:
@@ -222,6 +223,7 @@ class RequiredWhen:
 
     @property
     def message(self) -> str:
+        """The error text after the column name, e.g. ``is required for a 'rated' event``."""
         return f"is required for a '{self.when_value}' {self.when_column}"
 
     def violations(self, frame: pd.DataFrame) -> np.ndarray:
@@ -272,6 +274,9 @@ class Readings(Counter):
 
 
 def empty_table(table: str) -> pd.DataFrame:
+    """A normalised ``table`` with no rows: every schema column present and typed, as
+    :func:`validate_table` returns it (the default for a market's missing ``employers``/``events``).
+    """
     return validate_table(pd.DataFrame({c.name: pd.Series([], dtype=object) for c in SCHEMAS[table]}), table)
 
 

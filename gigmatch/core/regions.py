@@ -18,6 +18,22 @@ import pandas as pd
 
 @dataclass(frozen=True)
 class Region:
+    """One county-level region (county, district or county-level city) of ``data/regions.csv``.
+
+    Attributes
+    ----------
+    adcode : str
+        6-digit administrative division code, e.g. ``"350428"``.
+    name : str
+        The county or district name, e.g. ``"将乐县"``.
+    province, city : str
+        The province and city names it belongs to.
+    lat, lon : float
+        Centroid, WGS84 degrees.
+    radius_km : float
+        Radius of a disc around the centroid that stays inside the region, km (5-40).
+    """
+
     adcode: str
     name: str
     province: str
@@ -28,11 +44,18 @@ class Region:
 
     @property
     def full_name(self) -> str:
+        """Province, city and county names joined (省市县), e.g. ``"福建省三明市将乐县"``."""
         return f"{self.province}{self.city}{self.name}"
 
 
 @lru_cache(maxsize=1)
 def regions_table() -> pd.DataFrame:
+    """Every county-level region as a frame, read once and cached.
+
+    Columns ``adcode`` (str), ``name``, ``province``, ``city``, ``lat``, ``lon`` (WGS84 degrees),
+    ``radius_km`` (km), plus ``full_name`` (province + city + name). The cached frame is shared:
+    do not modify it.
+    """
     with resources.files("gigmatch.core").joinpath("data/regions.csv").open(encoding="utf-8") as fh:
         df = pd.read_csv(fh, dtype={"adcode": str}, keep_default_na=False)
     df["full_name"] = df["province"] + df["city"] + df["name"]

@@ -131,6 +131,7 @@ class Taxonomy:
 
     @property
     def is_built_in(self) -> bool:
+        """Whether this is the built-in vocabulary (``source == "built-in"``), not a market's own."""
         return self.source == BUILT_IN
 
     # ---- normalisation ------------------------------------------------------------------------------

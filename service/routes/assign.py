@@ -19,6 +19,17 @@ router = APIRouter(
 
 @router.post("/assign", response_model=AssignResponse, summary="Assign workers to a batch of jobs")
 def assign(body: AssignRequest, state: StateDep) -> dict:
+    """Assign stored workers to the slots (``headcount``) of the given stored jobs, solved as one batch.
+
+    Candidates are stored workers within ``max_km`` of each job; the solver maximises the
+    ``objective`` over the pairs that pass every hard constraint (and score at least ``min_score``),
+    each worker taking at most ``worker_capacity`` jobs. Nothing is stored: the answer is a proposal
+    (report hires with ``POST /v1/events``). Every job left with open slots is listed with the first
+    reason that applies.
+
+    Needs an operator key (403 for a backend key). 404 when a job id is not stored (the first one is
+    named, with how many more); 503 when the server is busy (retry after ``Retry-After`` seconds).
+    """
     with work_slot(state):
         market = state.store.market()
         wanted = list(dict.fromkeys(body.job_ids))

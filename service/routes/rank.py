@@ -22,6 +22,18 @@ router = APIRouter(prefix="/v1", tags=["ranking"], dependencies=[BackendAuth], r
 
 @router.post("/rank", response_model=RankResponse, summary="Rank candidate workers for a job")
 def rank(body: RankRequest, state: StateDep, response: Response) -> dict:
+    """Rank the workers who may take a job, best first, each with a few reasons.
+
+    The job is a stored one (``job_id``) or sent inline (``job``, not stored). Candidates are the
+    stored workers within ``max_km`` of the job site, or only the given ``candidate_ids``. Pairs that
+    break a hard constraint (blacklisted employer, missing or expired certificate, no matching
+    skill, beyond the worker's travel limit or the radius) are never listed; ``excluded`` counts them
+    by reason (``unknown_worker`` counts candidate ids that are not stored). When nobody is listed,
+    ``message`` says why.
+
+    The ``Server-Timing`` header gives the time spent per phase (retrieval, features, model).
+    404 for an unknown ``job_id``; 503 when the server is busy (retry after ``Retry-After`` seconds).
+    """
     with work_slot(state):
         snap = state.store.snapshot()
         scorer = state.scorer
@@ -69,6 +81,16 @@ def rank(body: RankRequest, state: StateDep, response: Response) -> dict:
 
 @router.post("/recommend", response_model=RecommendResponse, summary="Recommend open jobs to a worker")
 def recommend(body: RecommendRequest, state: StateDep) -> dict:
+    """Recommend open jobs to a worker, best first, each with a few reasons.
+
+    The worker is a stored one (``worker_id``) or sent inline (``worker``, not stored). Only open jobs
+    are considered: not yet filled, not yet started, employer not blacklisted. The radius is
+    ``max_km``, by default the worker's own ``max_travel_km``. ``excluded`` counts the open jobs
+    within the radius that the worker may not take, by reason. When none is listed, ``message`` says
+    why and ``what_would_change`` says what would qualify the worker (a certificate, a longer trip).
+
+    404 for an unknown ``worker_id``; 503 when the server is busy (retry after ``Retry-After`` seconds).
+    """
     with work_slot(state):
         snap = state.store.snapshot()
         scorer = state.scorer

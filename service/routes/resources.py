@@ -38,12 +38,19 @@ JOB_LINKS = {
     responses={200: {"links": WORKER_LINKS}},
 )
 def put_worker(worker_id: PathId, body: WorkerIn, state: StateDep) -> dict:
+    """Create the worker, or replace the stored one with this id as a whole.
+
+    Fields left out take the data contract's defaults, not the stored values. Trade and certificate
+    names are read through the market's vocabulary. The worker is on disk, and ranked by the next
+    request, when the response is sent. 422 for an invalid body.
+    """
     state.store.upsert_worker(contract_row(body, worker_id=worker_id))
     return {"id": worker_id, "status": "stored"}
 
 
 @router.delete("/workers/{worker_id}", response_model=Stored, summary="Delete a worker")
 def delete_worker(worker_id: PathId, state: StateDep) -> dict:
+    """Delete a stored worker; it is no longer ranked or assigned. 404 for an unknown id."""
     if not state.store.delete_worker(worker_id):
         raise HTTPException(404, f"unknown worker {worker_id!r}")
     return {"id": worker_id, "status": "deleted"}
@@ -56,12 +63,20 @@ def delete_worker(worker_id: PathId, state: StateDep) -> dict:
     responses={200: {"links": JOB_LINKS}},
 )
 def put_job(job_id: PathId, body: JobIn, state: StateDep) -> dict:
+    """Create the job, or replace the stored one with this id as a whole.
+
+    Fields left out take the data contract's defaults, not the stored values, except ``posted_at``:
+    left out, it is the time the job was first stored. Trade and certificate names are read through
+    the market's vocabulary. The job is on disk, and recommended by the next request, when the
+    response is sent. 422 for an invalid body.
+    """
     state.store.upsert_job(contract_row(body, job_id=job_id))
     return {"id": job_id, "status": "stored"}
 
 
 @router.delete("/jobs/{job_id}", response_model=Stored, summary="Delete a job (never recommended again)")
 def delete_job(job_id: PathId, state: StateDep) -> dict:
+    """Delete a stored job; it is no longer recommended, ranked or assigned. 404 for an unknown id."""
     if not state.store.delete_job(job_id):
         raise HTTPException(404, f"unknown job {job_id!r}")
     return {"id": job_id, "status": "deleted"}

@@ -14,6 +14,12 @@ router = APIRouter(prefix="/v1", tags=["taxonomy"], dependencies=[BackendAuth], 
 
 @router.get("/taxonomy", response_model=TaxonomyResponse, summary="The market's trades and certificates")
 def get_taxonomy(state: StateDep) -> dict:
+    """The vocabulary trade and certificate codes are read with: the market's own, or the built-in one.
+
+    Every trade with its names, synonyms, required certificates, related-trade credit and typical
+    daily wage (yuan), and every certificate with its names and synonyms. Requests may use a code, a
+    name or a synonym; ``fingerprint`` changes whenever the vocabulary does.
+    """
     tax = state.store.snapshot().taxonomy
     return {
         "source": "built-in" if tax.is_built_in else "market",

@@ -74,11 +74,13 @@ class SQLiteRepository:
             raise
 
     def read_rows(self, table: str) -> list[dict]:
+        """Every row of an entity table, decoded from JSON, in ``rowid`` (first stored) order."""
         entity_key(table)
         with self._lock:
             return [json.loads(r[0]) for r in self._db.execute(f"SELECT row FROM {table} ORDER BY rowid")]
 
     def upsert_rows(self, table: str, rows: list[dict]) -> None:
+        """Insert or update rows in one transaction; an updated row keeps its ``rowid`` (its place)."""
         key = entity_key(table)
         now = time.time()
         payload = [(r[key], json.dumps(r, ensure_ascii=False, default=str), now) for r in rows]
@@ -90,11 +92,14 @@ class SQLiteRepository:
             self._transaction(lambda: self._db.executemany(sql, payload))
 
     def delete_row(self, table: str, key: str) -> bool:
+        """Delete the row with this key (one autocommitted statement); whether one existed."""
         column = entity_key(table)
         with self._lock:
             return self._db.execute(f"DELETE FROM {table} WHERE {column} = ?", (key,)).rowcount > 0
 
     def add_events(self, rows: list[tuple]) -> int:
+        """``INSERT OR IGNORE`` the events in one transaction, stamped ``received`` now; returns how many
+        were new (event ids already stored are skipped)."""
         now = time.time()
         with self._lock:
             before = self._db.total_changes
@@ -108,6 +113,7 @@ class SQLiteRepository:
             return self._db.total_changes - before
 
     def read_events(self) -> pd.DataFrame:
+        """The event log in ``rowid`` (acceptance) order: :data:`EVENT_COLUMNS`, ``""`` for no rating."""
         with self._lock:
             frame = pd.read_sql_query(
                 f"SELECT {', '.join(EVENT_COLUMNS)} FROM events ORDER BY rowid", self._db
@@ -115,6 +121,7 @@ class SQLiteRepository:
         return frame.astype(object).where(frame.notna(), "")
 
     def counts(self) -> dict[str, int]:
+        """``COUNT(*)`` of the workers, jobs, employers and events tables."""
         with self._lock:
             return {
                 t: self._db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
@@ -122,6 +129,7 @@ class SQLiteRepository:
             }
 
     def append(self, stream: str, rows: list[dict]) -> list[int]:
+        """Append JSON rows to a stream in one transaction; returns their ``AUTOINCREMENT`` sequences."""
         check_name(stream)
         now = time.time()
         texts = [json.dumps(r, ensure_ascii=False, default=str) for r in rows]
@@ -139,6 +147,7 @@ class SQLiteRepository:
         return seqs
 
     def read_stream(self, stream: str, after: int = 0, limit: int = 1000) -> list[tuple[int, dict]]:
+        """Up to ``limit`` ``(seq, row)`` pairs of a stream with ``seq > after``, in sequence order."""
         check_name(stream)
         with self._lock:
             rows = self._db.execute(
@@ -148,6 +157,7 @@ class SQLiteRepository:
         return [(int(seq), json.loads(row)) for seq, row in rows]
 
     def put_records(self, kind: str, records: dict[str, dict]) -> None:
+        """Upsert ``{key: document}`` of one kind as JSON in one transaction."""
         check_name(kind)
         now = time.time()
         payload = [
@@ -161,6 +171,7 @@ class SQLiteRepository:
             self._transaction(lambda: self._db.executemany(sql, payload))
 
     def read_records(self, kind: str) -> dict[str, dict]:
+        """Every document of one kind, by key, in ``rowid`` (first stored) order."""
         check_name(kind)
         with self._lock:
             rows = self._db.execute(
@@ -169,6 +180,8 @@ class SQLiteRepository:
         return {k: json.loads(r) for k, r in rows}
 
     def acquire_lease(self, name: str, holder: str, ttl_s: float) -> bool:
+        """Take or renew lease ``name`` for ``holder`` until now + ``ttl_s`` seconds, in one atomic upsert;
+        False when another holder has it and it has not expired."""
         check_name(name)
         now = time.time()
         with self._lock:
@@ -181,5 +194,6 @@ class SQLiteRepository:
             return cur.rowcount > 0
 
     def close(self) -> None:
+        """Close the SQLite connection (waiting for a running call); the repository is unusable after."""
         with self._lock:
             self._db.close()
