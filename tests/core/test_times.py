@@ -142,3 +142,38 @@ def test_every_time_column_of_every_table_uses_the_rule():
 
 def test_range_constants_are_the_documented_ones():
     assert (MIN_YEAR, MAX_YEAR) == (1970, 2200)
+
+
+def test_the_fast_path_for_common_forms_reads_exactly_as_the_rule():
+    """to_market_time reads common forms without pandas; it must agree with to_market_times always."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    texts = st.builds(
+        lambda d, t, frac, off, sep, pad: (
+            f"{pad}{d.isoformat()}{sep}{t.strftime('%H:%M:%S')}{frac}{off}{pad}"
+        ),
+        st.dates(min_value=dt.date(1, 1, 1), max_value=dt.date(9999, 12, 31)),
+        st.times(),
+        st.sampled_from(["", ".5", ".123456", ".123456789", ".1234567891"]),
+        st.sampled_from(["", "Z", "+08:00", "+05:30", "-05:00", "+0000", "-11", "+23:59", "+24:00", "z"]),
+        st.sampled_from(["T", " "]),
+        st.sampled_from(["", " "]),
+    ) | st.dates(min_value=dt.date(1960, 1, 1), max_value=dt.date(2210, 1, 1)).map(dt.date.isoformat)
+
+    def read(reader, text):
+        try:
+            return reader(text)
+        except TimeValueError as exc:
+            return ("error", exc.problem)
+
+    @settings(max_examples=500, deadline=None, database=None, derandomize=True)
+    @given(text=texts)
+    def check(text):
+        fast = read(to_market_time, text)
+        slow = read(lambda v: to_market_times([v])[0], text)
+        if isinstance(slow, np.datetime64):
+            slow = None if np.isnat(slow) else pd.Timestamp(slow)
+        assert fast == slow, text
+
+    check()
