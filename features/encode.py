@@ -8,7 +8,7 @@ row-major keys, so no Python loop ever runs over pairs. Times are float seconds 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import pandas as pd
@@ -212,6 +212,30 @@ class JobTable:
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    def take(self, rows: np.ndarray) -> JobTable:
+        """The jobs at ``rows`` (int array of shape (n,)), in that order, as a table of their own.
+
+        Market statistics are shared (they describe the whole market, not the subset), so a subset's
+        features equal the whole table's for the same jobs.
+        """
+        rows = np.asarray(rows, dtype=np.int64)
+        counts = self.req_ptr[rows + 1] - self.req_ptr[rows]
+        entry = np.repeat(self.req_ptr[rows], counts) + (
+            np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+        )
+        per_job = {
+            f.name: getattr(self, f.name)[rows]
+            for f in fields(self)
+            if f.name not in ("stats", "req_ptr", "req_cert", "req_code")
+        }
+        return JobTable(
+            **per_job,
+            stats=self.stats,
+            req_ptr=np.r_[0, np.cumsum(counts)].astype(np.int64),
+            req_cert=self.req_cert[entry],
+            req_code=self.req_code[entry],
+        )
 
 
 def encode_workers(

@@ -13,11 +13,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from features.encode import encode_market
+from features.encode import JobTable, WorkerTable, encode_market
 from features.history import WorkerHistory
 from features.pairs import build_pairs
 from gigmatch.core.contract import Market
 from gigmatch.core.defaults import CANDIDATES_PER_SLOT, DEFAULT_MAX_KM
+from gigmatch.core.taxonomy import Taxonomy
 from gigmatch.core.times import market_now
 from matcher.explain import explain_exclusions, unfilled_jobs, unmatched_workers, what_would_change
 from matcher.objectives import DEFAULT_OBJECTIVE, get_objective
@@ -62,8 +63,29 @@ class AssignmentResult:
     pairs: dict = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class EncodedMarket:
+    """A market already encoded, as the service's snapshot holds it: run_batch skips encoding it.
+
+    Attributes
+    ----------
+    workers : WorkerTable
+    jobs : JobTable
+        The batch's jobs (e.g. ``snapshot.jobs.take(rows)``).
+    history : WorkerHistory
+        Event history of ``workers``.
+    taxonomy : Taxonomy
+        The market's vocabulary.
+    """
+
+    workers: WorkerTable
+    jobs: JobTable
+    history: WorkerHistory
+    taxonomy: Taxonomy
+
+
 def run_batch(
-    market: Market,
+    market: Market | EncodedMarket,
     scorer,
     *,
     max_km: float = DEFAULT_MAX_KM,
@@ -79,8 +101,8 @@ def run_batch(
 
     Parameters
     ----------
-    market : Market
-        A validated market; all its jobs form the batch.
+    market : Market or EncodedMarket
+        A validated market (all its jobs form the batch), or one already encoded.
     scorer : object
         ``match_weight(X) -> float array of shape (n_pairs,)`` in (0, 1] and a ``version`` string.
     max_km : float, default=``DEFAULT_MAX_KM`` (15)
@@ -117,8 +139,11 @@ def run_batch(
     step = progress or (lambda stage: None)
     t_start = time.perf_counter()
     step("encode")
-    W, J = encode_market(market)
-    H = WorkerHistory(market.events, W.ids)
+    if isinstance(market, EncodedMarket):  # the service's snapshot: nothing to encode again
+        W, J, H, taxonomy = market.workers, market.jobs, market.history, market.taxonomy
+    else:
+        W, J = encode_market(market)
+        H, taxonomy = WorkerHistory(market.events, W.ids), market.taxonomy
     asof = float(asof_s) if asof_s is not None else market_now()
 
     step("retrieve")
@@ -175,7 +200,7 @@ def run_batch(
             "distance_km": np.round(batch.distance_km[chosen], 3),
         }
     )
-    unfilled = unfilled_jobs(J, pj, batch, eligible, usable, chosen, anyone_near, market.taxonomy, max_km)
+    unfilled = unfilled_jobs(J, pj, batch, eligible, usable, chosen, anyone_near, taxonomy, max_km)
     unmatched = unmatched_workers(W, J, H, asof, pw[chosen], scorer, worker_capacity, max_km, min_score)
     slots = int(J.headcount.sum())
     filled = int(chosen.sum())

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 from fastapi import APIRouter, HTTPException
 
 from gigmatch.core.times import market_now
-from matcher.batch import run_batch
+from matcher.batch import EncodedMarket, run_batch
 from service.deps import OperatorAuth, StateDep, work_slot
 from service.schemas import ERROR_RESPONSES, AssignRequest, AssignResponse
 
@@ -31,16 +32,17 @@ def assign(body: AssignRequest, state: StateDep) -> dict:
     named, with how many more); 503 when the server is busy (retry after ``Retry-After`` seconds).
     """
     with work_slot(state):
-        market = state.store.market()
+        snap = state.store.snapshot()
         wanted = list(dict.fromkeys(body.job_ids))
-        known = set(market.jobs["job_id"])
-        missing = [j for j in wanted if j not in known]
+        missing = [j for j in wanted if j not in snap.job_row]
         if missing:
             raise HTTPException(
                 404,
                 f"unknown job {missing[0]!r}" + (f" and {len(missing) - 1} more" if len(missing) > 1 else ""),
             )
-        market.jobs = market.jobs[market.jobs["job_id"].isin(wanted)].reset_index(drop=True)
+        # the snapshot is already encoded: the batch takes its jobs' rows (in stored order) as they are
+        rows = np.sort(np.fromiter((snap.job_row[j] for j in wanted), dtype=np.int64, count=len(wanted)))
+        market = EncodedMarket(snap.workers, snap.jobs.take(rows), snap.history, snap.taxonomy)
         result = run_batch(
             market,
             state.scorer,

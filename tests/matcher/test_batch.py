@@ -208,3 +208,36 @@ def test_open_jobs_get_more_candidates_and_the_batch_is_solved_again():
     got = dict(zip(res.assignments["job_id"], res.assignments["worker_id"], strict=True))
     assert got == {"a": "x", "b": "y"}
     assert res.summary["candidate_rounds"] == 2 and len(res.unfilled_jobs) == 0
+
+
+def test_an_encoded_market_gives_the_same_batch_and_a_job_subset_the_same_features(small_market_dir):
+    """The service runs the batch on its snapshot's encoded tables (``jobs.take(rows)``) instead of
+    re-encoding the market: an encoded market gives the batch the frames give, and a subset of jobs
+    keeps every job's features (market statistics stay the whole market's)."""
+    from features.encode import encode_market
+    from features.history import WorkerHistory
+    from features.pairs import build_pairs
+    from gigmatch.core.contract import load_market
+    from matcher.batch import EncodedMarket
+
+    market = load_market(small_market_dir)
+    W, J = encode_market(market)
+    H = WorkerHistory(market.events, W.ids)
+    asof = float(np.nanmax(J.posted_s))
+    a = run_batch(market, HeuristicScorer(), asof_s=asof)
+    b = run_batch(EncodedMarket(W, J, H, market.taxonomy), HeuristicScorer(), asof_s=asof)
+    pd.testing.assert_frame_equal(a.assignments, b.assignments)
+    pd.testing.assert_frame_equal(a.unfilled_jobs, b.unfilled_jobs)
+    rows = np.arange(1, len(J), 3)
+    sub = J.take(rows)
+    assert list(sub.ids) == list(J.ids[rows]) and len(sub) == len(rows)
+    workers = np.arange(0, len(W), 7)
+    pj, pw = np.repeat(np.arange(len(rows)), len(workers)), np.tile(workers, len(rows))
+    whole = build_pairs(J, W, rows[pj], pw, history=H, asof_s=asof)
+    part = build_pairs(sub, W, pj, pw, history=H, asof_s=asof)
+    np.testing.assert_array_equal(whole.X, part.X)
+    np.testing.assert_array_equal(whole.flags, part.flags)
+    np.testing.assert_array_equal(
+        J.req_code[whole.missing_cert[whole.missing_cert >= 0]],
+        sub.req_code[part.missing_cert[part.missing_cert >= 0]],
+    )
