@@ -433,8 +433,7 @@ def _solve_mcf(t: Subproblem) -> np.ndarray:
     """Min-cost flow with OR-Tools; integer costs from :func:`integer_costs`.
 
     Tasks of at least ``PRUNE_MIN_EDGES`` edges go through :func:`_solve_mcf_pruned` first when the
-    objective allows it (:attr:`matcher.objectives.Objective.prune`; ``"weight"`` does, ``"fill"`` does
-    not, for the reason given at :data:`matcher.objectives.FILL`).
+    objective allows it (:attr:`matcher.objectives.Objective.prune`; both registered objectives do).
     """
     cost, _ = integer_costs(t.weight)  # once, over all edges: every pruned round and the full solve agree
     if t.objective.prune and len(t.job) >= PRUNE_MIN_EDGES:
@@ -444,6 +443,39 @@ def _solve_mcf(t: Subproblem) -> np.ndarray:
     net = _flow_network(t.job, t.worker, cost, t.job_capacity, t.worker_capacity)
     flows = net.solve(t.objective)
     return np.flatnonzero(flows[net.edge_arcs] > 0)
+
+
+CERTIFICATE_MAX = 2**62  # lexicographic certificate costs (below) must keep every distance under this
+
+
+def lexicographic_costs(cost: np.ndarray, n_nodes: int) -> tuple[np.ndarray, int] | None:
+    """Edge costs of the ``fill`` objective as single integers for the dual certificate.
+
+    ``fill`` ranks a flow by (number of edges used, then total cost): each edge arc costs the pair
+    ``(-1, cost)``, compared lexicographically. Any cycle of the residual graph has at most
+    ``n_nodes`` arcs, so its cost sum ``(a, b)`` has ``|b| <= n_nodes * max|cost|``; with
+    ``big > n_nodes * max|cost|`` the integer ``a * big + b`` has the sign of ``(a, b)`` in the
+    lexicographic order. Potentials that leave every residual arc a non-negative reduced cost in
+    these integers therefore prove the flow lexicographically optimal, exactly as for a plain cost.
+
+    Parameters
+    ----------
+    cost : int64 array of shape (E,)
+        Integer costs of the edges (:func:`integer_costs`).
+    n_nodes : int
+        Nodes of the *full* network the certificate is about (jobs + workers + source + sink).
+
+    Returns
+    -------
+    (combined, big) : int64 array of shape (E,) and the int ``big``, or None when shortest distances
+    (at most ``n_nodes`` arcs of at most ``big + max|cost|`` each) could exceed ``2**62``; the caller
+    then solves without pruning.
+    """
+    top = int(np.abs(cost).max()) if len(cost) else 0
+    big = (n_nodes + 1) * (top + 1)
+    if (n_nodes + 1) * (big + top + 1) >= CERTIFICATE_MAX:
+        return None
+    return cost - big, big
 
 
 @dataclass
@@ -460,7 +492,12 @@ class _Network:
     n_nodes: int
 
     def solve(self, objective: Objective) -> np.ndarray:
-        """Optimal flow on every arc (the bypass's left out unless the objective has one)."""
+        """Optimal flow on every arc, shape (n_arcs,).
+
+        Without a bypass in the objective (``fill``: OR-Tools' max-flow-with-min-cost mode) the last
+        entry is what the bypass would carry, ``supply`` minus the flow: the same residual graph, so
+        the dual certificate reads both objectives alike.
+        """
         n = self.n_nodes
         source, sink = n - 2, n - 1
         supply = int(self.capacity[: self.edge_arcs.start].sum())
@@ -473,7 +510,11 @@ class _Network:
         status = smcf.solve_max_flow_with_min_cost() if objective.cardinality_first else smcf.solve()
         if status != smcf.OPTIMAL:
             raise RuntimeError(f"min-cost flow failed with status {status}")
-        return smcf.flows(arcs)
+        flows = smcf.flows(arcs)
+        if not objective.flow_bypass:
+            # the slots left open would have taken the bypass: its flow completes the residual graph
+            flows = np.r_[flows, supply - int(flows[: self.edge_arcs.start].sum())]
+        return flows
 
 
 def _flow_network(j, worker_node, cost, job_capacity, worker_capacity) -> _Network:
@@ -493,13 +534,17 @@ def _flow_network(j, worker_node, cost, job_capacity, worker_capacity) -> _Netwo
     )
 
 
-def _node_potentials(net: _Network, flows: np.ndarray) -> np.ndarray | None:
+def _node_potentials(
+    net: _Network, flows: np.ndarray, arc_cost: np.ndarray | None = None
+) -> np.ndarray | None:
     """Potentials ``p`` with ``cost(u, v) + p[u] - p[v] >= 0`` on every residual arc of an optimal
-    flow: shortest distances in the residual graph (None if the search does not settle)."""
+    flow: shortest distances in the residual graph (None if the search does not settle). ``arc_cost``
+    replaces ``net.cost`` (the lexicographic costs of ``fill``, :func:`lexicographic_costs`)."""
+    arc_cost = net.cost if arc_cost is None else arc_cost
     forward, backward = flows < net.capacity, flows > 0
     tail = np.r_[net.tail[forward], net.head[backward]]
     head = np.r_[net.head[forward], net.tail[backward]]
-    cost = np.r_[net.cost[forward], -net.cost[backward]]
+    cost = np.r_[arc_cost[forward], -arc_cost[backward]]
     order = np.argsort(tail, kind="stable")
     indptr = np.r_[0, np.cumsum(np.bincount(tail, minlength=net.n_nodes))]
     from matcher import _kernels  # numba: imported (0.6 s) and compiled only when a big task needs it
@@ -511,39 +556,60 @@ def _node_potentials(net: _Network, flows: np.ndarray) -> np.ndarray | None:
 def _solve_mcf_pruned(t: Subproblem, cost: np.ndarray) -> tuple[np.ndarray | None, int]:
     """Solve on each job's best edges, prove the result optimal for all edges, or add what it missed.
 
-    Each job starts with its ``2 * headcount + 2`` highest-weight edges. After an optimal flow on
-    that subgraph, shortest distances in its residual graph are node potentials ``p`` (dual values)
-    under which no residual arc has negative reduced cost. Each worker then takes the smallest
-    potential its own arcs allow (the sink's if it has spare capacity, ``cost + p[job]`` over the
-    edges it took), which keeps every reduced cost non-negative and gives left-out edges the most
-    room. A left-out edge ``(j, w)`` is an arc ``j -> w`` with no flow; if ``cost + p[j] - p[w] >= 0``
-    for all of them, the whole residual graph has no negative cycle, so the flow is optimal for the
-    full problem: the LP duality certificate, checked vectorised over every edge. Otherwise the
-    violating edges join and the subgraph is solved again. ``cost`` holds the integer costs of all
-    edges (:func:`integer_costs`), the same the full solve uses.
+    Each job starts with its ``2 * headcount + 2`` highest-weight edges (under ``fill`` each worker's
+    best edge joins too, so that the first subgraph can reach nearly every worker the full graph
+    can: cardinality, not weight, decides first). After an optimal flow on that subgraph, shortest
+    distances in its residual graph are node potentials ``p`` (dual values) under which no residual
+    arc has negative reduced cost. Each worker then takes the smallest potential its own arcs allow
+    (the sink's if it has spare capacity, ``cost + p[job]`` over the edges it took), which keeps
+    every reduced cost non-negative and gives left-out edges the most room. A left-out edge
+    ``(j, w)`` is an arc ``j -> w`` with no flow; if ``cost + p[j] - p[w] >= 0`` for all of them, the
+    whole residual graph has no negative cycle, so the flow is optimal for the full problem: the LP
+    duality certificate, checked vectorised over every edge. Otherwise the violating edges join and
+    the subgraph is solved again. ``cost`` holds the integer costs of all edges
+    (:func:`integer_costs`), the same the full solve uses.
+
+    Under ``fill`` (:attr:`matcher.objectives.Objective.cardinality_first`) OR-Tools solves each
+    subgraph in its max-flow-with-min-cost mode on the plain costs (fast: small costs), and the
+    certificate is read in lexicographic costs ``(-1 per edge, cost)`` packed into one integer
+    (:func:`lexicographic_costs`) over the residual graph with the bypass arc: a certificate there
+    proves the most slots filled and, among those, the best total weight, for all edges.
 
     Returns (positions of the chosen edges, rounds), or (None, rounds) when ``PRUNE_MAX_ROUNDS`` pass
-    without a certificate (the caller then solves the full graph).
+    without a certificate, or the lexicographic costs would not fit in 62 bits (the caller then solves
+    the full graph).
     """
     j, wk, weight = t.job, t.worker, t.weight
     job_cap, worker_cap = t.job_capacity, t.worker_capacity
     n_w = len(worker_cap)
     from matcher import _kernels
 
+    if t.objective.cardinality_first:
+        packed = lexicographic_costs(cost, len(job_cap) + n_w + 2)
+        if packed is None:
+            return None, 0
+        certificate_cost = packed[0]
+    else:
+        certificate_cost = cost
     keep = _kernels.top_per_group(j, weight, 2 * job_cap + 2)
+    if t.objective.cardinality_first:
+        keep |= _kernels.top_per_group(wk, weight, np.minimum(worker_cap, 1))
     for rounds in range(1, PRUNE_MAX_ROUNDS + 1):
         edges = np.flatnonzero(keep)
         j_e, w_e, c_e = j[edges], wk[edges], cost[edges]
         net = _subgraph_network(j_e, w_e, c_e, job_cap, worker_cap)
         flows = net.solve(t.objective)
-        potential = _node_potentials(net, flows)
+        cc_e = certificate_cost[edges]
+        arc_cost = net.cost.copy()
+        arc_cost[net.edge_arcs] = cc_e
+        potential = _node_potentials(net, flows, arc_cost)
         if potential is None:
             return None, rounds
         taken = flows[net.edge_arcs] > 0
         load = np.bincount(w_e[taken], minlength=n_w)
         worker_potential = np.where(load < worker_cap, potential[-1], np.iinfo(np.int64).min // 4)
-        np.maximum.at(worker_potential, w_e[taken], c_e[taken] + potential[j_e[taken]])
-        violated = ~keep & (cost + potential[j] - worker_potential[wk] < 0)
+        np.maximum.at(worker_potential, w_e[taken], cc_e[taken] + potential[j_e[taken]])
+        violated = ~keep & (certificate_cost + potential[j] - worker_potential[wk] < 0)
         if not violated.any():
             return edges[taken], rounds
         keep |= violated
