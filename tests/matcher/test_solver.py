@@ -272,10 +272,23 @@ def test_fill_certificate_brings_back_the_edge_that_fills_one_more_slot(monkeypa
     ]
 
 
-def test_fill_certificate_refuses_costs_that_would_overflow():
-    cost = np.array([-(2**40), -1], dtype=np.int64)
-    assert solver_mod.lexicographic_costs(cost, 10) is not None
-    assert solver_mod.lexicographic_costs(cost, 3_000_000) is None
+def test_prices_certify_the_whole_graph_or_name_the_edges_that_improve_it():
+    """solve_and_price on a subgraph: the prices flag exactly the left-out edges that can improve the
+    flow (here the one edge that fills job 0 under fill), and none once that edge is in."""
+    from matcher.objectives import FILL
+
+    job = np.array([0, 1, 1])
+    worker = np.array([1, 0, 1])
+    cost = solver_mod.integer_costs(np.array([1.0, 1.0, 5.0]))[0]
+    caps = np.ones(2, np.int64)
+    major, minor = solver_mod.certificate_costs(cost, FILL)
+    sub = np.array([False, True, True])  # without job 0's only edge: job 1 takes worker 1 (weight 5)
+    taken, prices = solver_mod.solve_and_price(job[sub], worker[sub], cost[sub], caps, caps, FILL)
+    assert taken.tolist() == [False, True]
+    assert prices.violated(job, worker, major, minor).tolist() == [True, False, False]
+    taken, prices = solver_mod.solve_and_price(job, worker, cost, caps, caps, FILL)
+    assert taken.tolist() == [True, True, False]
+    assert not prices.violated(job, worker, major, minor).any()
 
 
 def test_pruned_path_falls_back_to_the_full_graph_without_a_certificate(monkeypatch):
