@@ -417,16 +417,36 @@ def integer_costs(weight: np.ndarray) -> tuple[np.ndarray, float]:
     scale : float
         Cost units per unit of weight.
     """
-    top = max(float(np.abs(weight).max()), 1e-300) if len(weight) else 1.0
-    for digits in range(10):
-        scale = 10.0**digits
-        scaled = weight * scale
-        if top * scale > 2**COST_SCALE_BITS:
-            break
-        if np.all(np.abs(scaled - np.round(scaled)) <= 1e-9 * np.maximum(1.0, np.abs(scaled))):
-            return -np.round(scaled).astype(np.int64), scale
-    scale = float(2**COST_SCALE_BITS) / top
+    top = float(np.abs(weight).max()) if len(weight) else 0.0
+    scale = integer_scale(top, decimal_places(weight))
     return -np.round(weight * scale).astype(np.int64), scale
+
+
+def decimal_places(weight: np.ndarray) -> int | None:
+    """Fewest decimal places (0-9) on whose grid every weight lies, or None.
+
+    With :func:`integer_scale` this splits :func:`integer_costs` so that parts of one problem computed
+    apart (the partitions of :mod:`matcher.partition`) agree on one scale: the places of a union are
+    the largest of the parts', its top the largest top.
+    """
+    if len(weight) == 0:
+        return 0
+    for digits in range(10):
+        scaled = weight * 10.0**digits
+        if np.all(np.abs(scaled - np.round(scaled)) <= 1e-9 * np.maximum(1.0, np.abs(scaled))):
+            return digits
+    return None
+
+
+def integer_scale(top: float, places: int | None) -> float:
+    """Cost units per unit of weight for weights of magnitude at most ``top`` on ``places`` decimals.
+
+    ``10**places`` when that keeps ``top`` within 2**30, else ``2**30 / top``.
+    """
+    top = max(float(top), 1e-300)
+    if places is not None and top * 10.0**places <= 2**COST_SCALE_BITS:
+        return 10.0**places
+    return float(2**COST_SCALE_BITS) / top
 
 
 def _solve_mcf(t: Subproblem) -> np.ndarray:
