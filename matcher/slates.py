@@ -376,3 +376,62 @@ def exposure_figures(
         out["long_waiting_share_of_shows"] = round(float(shows[lw].sum()) / total, 4) if total else 0.0
         out["long_waiting_candidates"] = int((lw & cand).sum())
     return out
+
+
+def held_offers(history, workers: np.ndarray, now_s: float, window_hours: float) -> np.ndarray:
+    """Offers each worker holds: their ``shown`` events in the ``window_hours`` up to ``now_s``.
+
+    Parameters
+    ----------
+    history : features.history.WorkerHistory
+        The event history (point-in-time).
+    workers : int array of shape (n,)
+        Worker rows to count for.
+    now_s : float
+        Market time, seconds since the epoch.
+    window_hours : float
+        Length of the window, hours; a show at exactly ``now_s - window`` counts.
+
+    Returns
+    -------
+    int64 array of shape (n,)
+    """
+    w = np.asarray(workers, dtype=np.int64)
+    if len(w) == 0:
+        return np.zeros(0, dtype=np.int64)
+    now_count = history.asof(w, now_s)["shown"]
+    then_count = history.asof(w, now_s - window_hours * 3600.0)["shown"]
+    return np.rint(now_count - then_count).astype(np.int64)
+
+
+def long_waiting_workers(
+    history, registered_s: np.ndarray, workers: np.ndarray, now_s: float, days: float
+) -> np.ndarray:
+    """Whether each worker has waited at least ``days`` since their last hire.
+
+    A worker with no hire in the last ``days`` is long-waiting unless they registered within them
+    (a newcomer has not waited long yet); an unknown registration time counts as long ago.
+
+    Parameters
+    ----------
+    history : features.history.WorkerHistory
+    registered_s : float array of shape (n_workers,)
+        Registration times, seconds since the epoch (NaN: unknown).
+    workers : int array of shape (n,)
+        Worker rows.
+    now_s : float
+        Market time, seconds since the epoch.
+    days : float
+        The waiting threshold, days.
+
+    Returns
+    -------
+    bool array of shape (n,)
+    """
+    w = np.asarray(workers, dtype=np.int64)
+    if len(w) == 0:
+        return np.zeros(0, dtype=bool)
+    since = now_s - days * 86_400.0
+    hired_recently = history.asof(w, now_s)["hired"] - history.asof(w, since)["hired"] > 0
+    newcomer = np.asarray(registered_s, dtype=np.float64)[w] > since  # NaN compares False
+    return ~hired_recently & ~newcomer

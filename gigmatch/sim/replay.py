@@ -18,9 +18,9 @@ Each day, at 08:00 market time
        ``random`` (uniformly at random: a floor), ``relevance`` (the scorer's top ``slate_size`` per job,
        what ``/v1/rank`` does today), ``slates`` (:func:`matcher.slates.plan_slates` on the calibrated
        P(completed) from :func:`models.calibration.p_match`; at most ``max_per_worker`` offers per
-       worker, counting the shows of the last ``window_hours`` for jobs still open; with
-       ``long_waiting_share`` > 0 that minimum share of places for workers whose last hire is at
-       least ``long_waiting_days`` ago).
+       worker, counting their shows of the last ``window_hours``, :func:`matcher.slates.held_offers`;
+       with ``long_waiting_share`` > 0 that minimum share of places for workers whose last hire is at
+       least ``long_waiting_days`` ago, :func:`matcher.slates.long_waiting_workers`).
     4. **Behaviour** (extends :mod:`gigmatch.sim.behaviour` to capacity; every draw is a hash of
        (seed, job, worker, stage), so all policies face the same dice for the same pair):
 
@@ -49,8 +49,8 @@ Figures (per day and in total, :data:`DAY_COLUMNS`, :func:`summarise`): slots fi
 completions, mean distance of hires, exposure Gini (shows per worker over the workers who were
 candidates), the share of active workers (candidates at least once in the last 7 days) never shown in
 those 7 days, the share of shows to workers waiting more than ``long_waiting_days`` since their last
-hire (without a hire: since registration; unknown: waiting), applications per job and the share of
-jobs with none.
+hire (no hire in that window and not registered within it; :func:`matcher.slates.long_waiting_workers`,
+the same rule the API uses), applications per job and the share of jobs with none.
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ from features.registry import column
 from gigmatch.core.contract import Market
 from gigmatch.core.defaults import DEFAULT_MAX_KM
 from matcher.retrieval import CandidateRetriever
-from matcher.slates import exposure_figures, gini, plan_slates
+from matcher.slates import exposure_figures, gini, held_offers, long_waiting_workers, plan_slates
 from models.calibration import p_match
 
 POLICIES = ("random", "relevance", "slates")
@@ -117,7 +117,7 @@ class ReplayConfig:
     max_per_worker : int
         ``slates`` only: offers a worker may hold at once.
     window_hours : float
-        ``slates`` only: shows of this window to still-open jobs count as held offers.
+        ``slates`` only: the worker's shows of this window count as held offers.
     max_km : float
         Retrieval radius around each job, km.
     long_waiting_days : float
@@ -277,22 +277,12 @@ def replay_market(market: Market, scorer, config: ReplayConfig, progress=None) -
     events = market.events
     before = events[pd.to_datetime(events["ts"]) < day0] if len(events) else events
     H = WorkerHistory(before, W.ids)
-    last_hire = W.registered_s.astype(float).copy()
-    hired_before = before[before["event"] == "hired"] if len(before) else before
-    if len(hired_before):
-        w_idx = pd.Index(W.ids).get_indexer(hired_before["worker_id"])
-        ts = pd.to_datetime(hired_before["ts"]).to_numpy(dtype="datetime64[ns]").astype("int64") / 1e9
-        ok = w_idx >= 0
-        s = pd.Series(ts[ok]).groupby(w_idx[ok]).max()
-        last_hire[s.index.to_numpy()] = np.fmax(last_hire[s.index.to_numpy()], s.to_numpy())
-
     traits = latent_traits(config.seed, W)
     retriever = CandidateRetriever(W)
     busy = np.zeros((len(W), horizon + 1), dtype=bool)  # worker x replay day: committed to a job
     filled = np.zeros(len(J), dtype=np.int64)
     shown_pairs: set[int] = set()
     n_w = len(W)
-    show_log: list[tuple[np.ndarray, np.ndarray, float]] = []  # (job, worker, ts) per day
     shows_total = np.zeros(n_w, dtype=np.int64)
     candidate_ever = np.zeros(n_w, dtype=bool)
     cand_days: list[np.ndarray] = []
@@ -310,7 +300,8 @@ def replay_market(market: Market, scorer, config: ReplayConfig, progress=None) -
         open_ = (posted < now) & (start > now) & (filled < J.headcount) & ~blacklisted
         rows_open = np.flatnonzero(open_)
         in_play[rows_open] = True
-        lw_worker = ~(now - last_hire < config.long_waiting_days * DAY_S)  # NaN (unknown) counts as waiting
+        all_w = np.arange(n_w)
+        lw_worker = long_waiting_workers(H, W.registered_s, all_w, now, config.long_waiting_days)
         row = {"day": str((day0 + pd.Timedelta(days=day)).date()), "open_jobs": len(rows_open)}
         row["open_slots"] = int((J.headcount[rows_open] - filled[rows_open]).sum())
         chosen_j = chosen_w = np.zeros(0, np.int64)
@@ -345,7 +336,7 @@ def replay_market(market: Market, scorer, config: ReplayConfig, progress=None) -
                     pick = _top_k_per_job(pj, scorer.score(X), k)
                 else:
                     p = p_match(scorer, X)
-                    held = _held_offers(show_log, now, config.window_hours, filled, J.headcount, start, n_w)
+                    held = held_offers(H, all_w, now, config.window_hours)
                     plan = plan_slates(
                         lj,
                         pw,
@@ -367,7 +358,6 @@ def replay_market(market: Market, scorer, config: ReplayConfig, progress=None) -
         shows_total += shown_today
         shown_days.append(shown_today > 0)
         shown_pairs.update((chosen_j * n_w + chosen_w).tolist())
-        show_log.append((chosen_j, chosen_w, now))
         lw_shows = int(lw_worker[chosen_w].sum())
         totals["shows"] += len(chosen_j)
         totals["lw_shows"] += lw_shows
@@ -392,9 +382,7 @@ def replay_market(market: Market, scorer, config: ReplayConfig, progress=None) -
                 horizon,
             )
             apps_per_job += np.bincount(chosen_j[applied], minlength=len(J))
-            hj, hw = chosen_j[hired_mask], chosen_w[hired_mask]
-            np.add.at(filled, hj, 1)
-            last_hire[hw] = now
+            np.add.at(filled, chosen_j[hired_mask], 1)
             hire_dist.append(ds[hired_mask])
             ev_parts.append(
                 _events(now, chosen_j, chosen_w, applied, declined, hired_mask, completed, start, end, J, W)
@@ -454,16 +442,6 @@ def replay_market(market: Market, scorer, config: ReplayConfig, progress=None) -
     summary["model_version"] = scorer.version
     summary["seconds"] = round(time.perf_counter() - t0, 2)
     return ReplayResult(days, summary, events_out)
-
-
-def _held_offers(show_log, now, window_hours, filled, headcount, start, n_w) -> np.ndarray:
-    """Offers each worker holds: shows of the last ``window_hours`` (inclusive) to jobs still open."""
-    held = np.zeros(n_w, dtype=np.int64)
-    for j, w, ts in show_log:
-        if now - ts <= window_hours * 3600.0 and len(j):
-            still_open = (filled[j] < headcount[j]) & (start[j] > now)
-            held += np.bincount(w[still_open], minlength=n_w)
-    return held
 
 
 def _behave(seed, day, pj, pw, X, d, W, J, traits, filled, first_day, last_day, busy, horizon):
