@@ -435,3 +435,29 @@ def long_waiting_workers(
     hired_recently = history.asof(w, now_s)["hired"] - history.asof(w, since)["hired"] > 0
     newcomer = np.asarray(registered_s, dtype=np.float64)[w] > since  # NaN compares False
     return ~hired_recently & ~newcomer
+
+
+def exposure_discount(p: np.ndarray, held: np.ndarray) -> np.ndarray:
+    """Share of a showing's P(completed) left when the worker already holds ``held`` other offers.
+
+    A worker works one job at a time: if each of the ``k`` offers they hold ends in a hire with about
+    the same probability ``p`` as this one (``N ~ Binomial(k, p)`` of them do), this one is the job
+    they take with probability ``E[1 / (1 + N)] = (1 - (1 - p)^(k + 1)) / ((k + 1) p)`` (1 when
+    ``k = 0``; tends to 1 as ``p`` -> 0, and to ``1 / (k + 1)`` as ``p`` -> 1).
+
+    Parameters
+    ----------
+    p : float array of shape (n,)
+        P(completed) of each showing, in [0, 1].
+    held : int array of shape (n,)
+        Offers the pair's worker already holds (:func:`held_offers`).
+
+    Returns
+    -------
+    float64 array of shape (n,) in (0, 1].
+    """
+    p = np.clip(np.asarray(p, dtype=np.float64), 0.0, 1.0)
+    k1 = np.asarray(held, dtype=np.float64) + 1.0
+    safe = np.maximum(p, 1e-12)
+    out = -np.expm1(k1 * np.log1p(-np.minimum(safe, 1 - 1e-15))) / (k1 * safe)
+    return np.where(p < 1e-12, 1.0, np.clip(out, 0.0, 1.0))
