@@ -465,9 +465,8 @@ def _read_edges(run_dir: str, part: int, round_no: int, core_only: bool) -> dict
     return {c: table.column(c).to_numpy() for c in ("job", "worker", "weight")}
 
 
-def _check_task(run_dir: str, part: int, round_no: int, cfg: dict, scale: float, prices_path: str) -> dict:
+def _check_task(run_dir: str, part: int, round_no: int, cfg: dict, scale: float, prices) -> dict:
     """Price every edge of one partition; return those with a negative reduced cost (small arrays)."""
-    from matcher.solver import Prices
 
     t0 = time.perf_counter()
     cached = _STATE.get((run_dir, part))
@@ -475,8 +474,6 @@ def _check_task(run_dir: str, part: int, round_no: int, cfg: dict, scale: float,
         edges = cached.edges  # this process made them: no need to read the file again
     else:
         edges = _read_edges(run_dir, part, round_no, core_only=False)
-    p = np.load(prices_path)
-    prices = Prices(p["job_major"], p["job_minor"], p["worker_major"], p["worker_minor"])
     cost = -np.round(edges["weight"] * scale).astype(np.int64)
     major, minor = certificate_costs(cost, get_objective(cfg["objective"]))
     bad = prices.violated(edges["job"], edges["worker"], major, minor)
@@ -487,6 +484,21 @@ def _check_task(run_dir: str, part: int, round_no: int, cfg: dict, scale: float,
         "weight": edges["weight"][bad],
         "seconds": time.perf_counter() - t0,
         "rss_mb": _rss_mb(),
+    }
+
+
+def _check_many(run_dir: str, parts: list, rounds: list, cfg: dict, scale: float, prices_path: str) -> dict:
+    """:func:`_check_task` over several partitions in one task; the violators concatenated."""
+    from matcher.solver import Prices
+
+    z = np.load(prices_path)  # once per task: at province scale these are millions of entries
+    prices = Prices(z["job_major"], z["job_minor"], z["worker_major"], z["worker_minor"])
+    out = [_check_task(run_dir, p, r, cfg, scale, prices) for p, r in zip(parts, rounds, strict=True)]
+    return {
+        "partitions": len(parts),
+        "job": np.concatenate([o["job"] for o in out]),
+        "worker": np.concatenate([o["worker"] for o in out]),
+        "weight": np.concatenate([o["weight"] for o in out]),
     }
 
 
@@ -919,11 +931,18 @@ def _reconcile(
             worker_major=prices.worker_major,
             worker_minor=prices.worker_minor,
         )
-        calls = [(run_dir, p, edge_round[p], cfg, scale, prices_path) for p in members]
+        # one pricing task per worker process, over the partitions whose edges it already holds:
+        # pricing is fast, and a task per partition per round cost more in scheduling than in work
+        by_place: dict = {}
+        for p in members:
+            by_place.setdefault(metas[p]["address"], []).append(p)
+        places_ = list(by_place)
+        calls = [
+            (run_dir, by_place[a], [edge_round[p] for p in by_place[a]], cfg, scale, prices_path)
+            for a in places_
+        ]
         bad_j, bad_w, bad_wt = [], [], []
-        for n_done, (_, res) in enumerate(
-            executor.run(_check_task, calls, [metas[p]["address"] for p in members]), start=1
-        ):
+        for n_done, (_, res) in enumerate(executor.run(_check_many, calls, places_), start=1):
             bad_j.append(res["job"])
             bad_w.append(res["worker"])
             bad_wt.append(res["weight"])
@@ -931,7 +950,7 @@ def _reconcile(
                 f"reconcile r{round_no}.{k}",
                 n_done,
                 len(calls),
-                f"partition {res['part']}: {len(res['job'])} edges improve",
+                f"{res['partitions']} partitions: {len(res['job'])} edges improve",
             )
         n_bad = int(sum(len(b) for b in bad_j))
         if n_bad == 0:
