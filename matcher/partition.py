@@ -94,7 +94,7 @@ from matcher.solver import (
     solve_assignment,
 )
 
-DEFAULT_PARTITION_KM = 50.0  # grid cell side, km: a county is one to a few cells
+DEFAULT_PARTITION_KM = 100.0  # grid cell side, km: a few counties per cell (README: 50 km measured slower)
 RECONCILE_MAX_ROUNDS = 8  # pricing rounds across partitions before the reconciled edges are solved whole
 KM_PER_DEGREE = EARTH_RADIUS_KM * math.pi / 180.0
 
@@ -642,7 +642,7 @@ def run_partitioned(
     model : str or Path, optional
         Model directory or registry for :func:`models.scorer.load_scorer` (each task loads it);
         default: the heuristic scorer.
-    partition_km : float, default=``DEFAULT_PARTITION_KM`` (50)
+    partition_km : float, default=``DEFAULT_PARTITION_KM`` (100)
         Side of a grid cell, km.
     max_km, objective, worker_capacity, min_score, candidates_per_slot, asof_s
         As for :func:`matcher.batch.run_batch`.
