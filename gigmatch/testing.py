@@ -37,6 +37,11 @@ class Server:
         Market folder that seeds an empty store (``--data``).
     model : Path, optional
         Model registry or version folder (``--model``); default: the heuristic scorer.
+    store : str, optional
+        A store URL (``postgresql://...``) to serve instead of the file ``db`` (whose name then only
+        places the log).
+    workers : int, default=1
+        ``--workers``: processes behind the one port.
     **env : str
         Extra environment variables for the server, e.g. ``GIGMATCH_MAX_INFLIGHT="1"``.
 
@@ -47,7 +52,15 @@ class Server:
         holds the end of its log.
     """
 
-    def __init__(self, db: Path, data: Path | None = None, model: Path | None = None, **env: str):
+    def __init__(
+        self,
+        db: Path,
+        data: Path | None = None,
+        model: Path | None = None,
+        store: str | None = None,
+        workers: int = 1,
+        **env: str,
+    ):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = db.with_suffix(".log")
@@ -56,8 +69,10 @@ class Server:
             "-m",
             "gigmatch.cli",
             "serve",
-            "--db",
-            str(db),
+            "--store",
+            str(store or db),
+            "--workers",
+            str(workers),
             "--port",
             str(self.port),
             "--host",

@@ -79,6 +79,10 @@ class PostgresRepository:
         self._dsn = url
         self._listener: psycopg.Connection | None = None
         self._listen_lock = threading.Lock()
+        try:  # one direct attempt first: a wrong host, password or database fails at once, in one line
+            psycopg.connect(url, connect_timeout=max(1, int(timeout_s))).close()
+        except psycopg.Error as exc:
+            raise StoreUnavailable(f"cannot connect to {self.url}: {_first_line(exc)}") from None
         try:
             self._pool = ConnectionPool(
                 url,
@@ -248,6 +252,20 @@ class PostgresRepository:
         """The newest change's sequence (0 for none)."""
         with self._conn() as conn:
             return int(conn.execute("SELECT COALESCE(MAX(seq), 0) FROM changes").fetchone()[0])
+
+    def stream_names(self) -> dict[str, int]:
+        """Every stream's name and row count."""
+        with self._conn() as conn:
+            rows = conn.execute(
+                "SELECT stream, count(*) FROM streams GROUP BY stream ORDER BY stream"
+            ).fetchall()
+        return {k: int(n) for k, n in rows}
+
+    def record_kinds(self) -> dict[str, int]:
+        """Every record kind and its document count."""
+        with self._conn() as conn:
+            rows = conn.execute("SELECT kind, count(*) FROM records GROUP BY kind ORDER BY kind").fetchall()
+        return {k: int(n) for k, n in rows}
 
     def prune_changes(self, older_than_s: float) -> int:
         """Delete feed rows older than ``older_than_s`` seconds (never the newest); how many."""

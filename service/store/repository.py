@@ -145,6 +145,14 @@ class MarketRepository(Protocol):
         """The sequence of the newest entity change (0 for none)."""
         ...
 
+    def stream_names(self) -> dict[str, int]:
+        """Every stream's name and row count (for ``gigmatch store info`` and ``store copy``)."""
+        ...
+
+    def record_kinds(self) -> dict[str, int]:
+        """Every record kind and its document count."""
+        ...
+
     def prune_changes(self, older_than_s: float) -> int:
         """Delete feed rows older than ``older_than_s`` seconds (never the newest); how many."""
         ...

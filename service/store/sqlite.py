@@ -259,6 +259,18 @@ class SQLiteRepository:
         with self._lock:
             return int(self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM changes").fetchone()[0])
 
+    def stream_names(self) -> dict[str, int]:
+        """Every stream's name and row count."""
+        with self._lock:
+            return dict(
+                self._db.execute("SELECT stream, COUNT(*) FROM streams GROUP BY stream ORDER BY stream")
+            )
+
+    def record_kinds(self) -> dict[str, int]:
+        """Every record kind and its document count."""
+        with self._lock:
+            return dict(self._db.execute("SELECT kind, COUNT(*) FROM records GROUP BY kind ORDER BY kind"))
+
     def prune_changes(self, older_than_s: float) -> int:
         """Delete feed rows older than ``older_than_s`` seconds (never the newest); how many."""
         with self._lock:
