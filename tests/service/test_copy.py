@@ -7,7 +7,6 @@ import json
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from gigmatch.cli import main
 from gigmatch.core.contract import load_market
