@@ -42,13 +42,15 @@ class Server:
         places the log).
     workers : int, default=1
         ``--workers``: processes behind the one port.
+    start_timeout_s : float, default=60
+        How long to wait for ``/healthz``.
     **env : str
         Extra environment variables for the server, e.g. ``GIGMATCH_MAX_INFLIGHT="1"``.
 
     Raises
     ------
     RuntimeError
-        When the server exits, or does not answer ``GET /healthz`` with 200 within 60 s; the message
+        When the server exits, or does not answer ``GET /healthz`` with 200 in time; the message
         holds the end of its log.
     """
 
@@ -59,6 +61,7 @@ class Server:
         model: Path | None = None,
         store: str | None = None,
         workers: int = 1,
+        start_timeout_s: float = 60.0,
         **env: str,
     ):
         self.port = free_port()
@@ -85,7 +88,7 @@ class Server:
         environ = {**os.environ, "GIGMATCH_API_KEYS": f"{BACKEND}:backend,{OPERATOR}:operator", **env}
         self._fh = self.log.open("ab")
         self.proc = subprocess.Popen(args, env=environ, stdout=self._fh, stderr=subprocess.STDOUT)
-        self._wait()
+        self._wait(start_timeout_s)
 
     def _wait(self, timeout: float = 60) -> None:
         deadline = time.time() + timeout
