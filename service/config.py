@@ -27,6 +27,12 @@ class Settings(BaseSettings):
     max_inflight : CPU-bound requests running at once; more wait up to ``queue_timeout_s``, then 503.
     events_refresh_s : how often ingested events reach the features (history, filled jobs).
     rerank_top : the model re-ranks this many heuristic-best eligible candidates (0 = all of them).
+    store : the store: a SQLite file path or ``postgresql://user:pass@host:port/db`` (issue #16); when
+        unset, ``db`` (the older name, kept as an alias).
+    follow_s : longest wait before a replica applies another replica's writes (the database's
+        notification usually wakes it sooner; SQLite is polled at this interval).
+    model_poll_s : how often each replica reads the registry's ``current`` pointer and loads a newly
+        promoted model (0 = never; ``POST /v1/models/reload`` still works).
     """
 
     model_config = SettingsConfigDict(env_prefix="GIGMATCH_", extra="ignore")
@@ -44,6 +50,23 @@ class Settings(BaseSettings):
     default_max_km: float = Field(DEFAULT_MAX_KM, gt=0)
     events_refresh_s: float = Field(2.0, gt=0, le=3600)
     rerank_top: int = Field(300, ge=0, le=100_000)
+    store: str | None = None
+    follow_s: float = Field(0.5, gt=0, le=60)
+    model_poll_s: float = Field(5.0, ge=0, le=3600)
+
+    @field_validator("store")
+    @classmethod
+    def _store_form(cls, value: str | None) -> str | None:
+        if value is not None and "://" in value and not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError(
+                f"GIGMATCH_STORE {value.split('://', 1)[0]}://...: expected a SQLite file path or a "
+                "postgresql://user:pass@host:port/dbname URL"
+            )
+        return value or None
+
+    def store_url(self) -> str:
+        """The store to open: ``store`` when set, else the SQLite file ``db``."""
+        return self.store if self.store else str(self.db)
 
     @field_validator("api_keys")
     @classmethod
