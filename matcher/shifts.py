@@ -27,6 +27,8 @@ part of the bound is therefore a proven bound on filled slots (``filled_bound``)
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 from dataclasses import dataclass
 
@@ -173,6 +175,7 @@ def solve_shifts(
     worker_capacity: int | None = None,
     objective: str = DEFAULT_OBJECTIVE,
     time_limit_s: float = DEFAULT_TIME_LIMIT_S,
+    warm_start: np.ndarray | None = None,
 ) -> ShiftSolution:
     """The best set of edges under headcounts, no-overlap (with gap), daily caps and worker capacity.
 
@@ -192,14 +195,17 @@ def solve_shifts(
         Minimum time between two jobs of one worker, seconds.
     day_hours : float array of shape (n_jobs, n_days), optional
         Hours of each job on each calendar day of the horizon (:func:`gigmatch.core.hours.hours_per_day`).
-    max_hours_per_day : float array of shape (n_workers,), optional
-        Daily cap per worker, hours; NaN for none.
+    max_hours_per_day : float array of shape (n_workers,) or (n_workers, n_days), optional
+        Daily cap per worker (or per worker and day: what is left of it), hours; NaN for none.
     worker_capacity : int, optional
         Most jobs one worker takes over the whole horizon; None for no limit beyond time.
     objective : str
         ``"fill"`` or ``"weight"`` (:mod:`matcher.objectives`).
     time_limit_s : float
         HiGHS stops here with the best solution found and a proven bound.
+    warm_start : bool array of shape (E,), optional
+        A feasible choice of edges (e.g. the previous candidate round's); the MIP starts from the better
+        of it and the one-job-per-worker flow solution.
 
     Returns
     -------
@@ -218,19 +224,23 @@ def solve_shifts(
     # daily caps that can bind: the worker's eligible hours on that day exceed the cap
     cap_rows: list[tuple[np.ndarray, np.ndarray, float]] = []
     if day_hours is not None and max_hours_per_day is not None and len(e):
+        n_days = day_hours.shape[1]
         caps = np.asarray(max_hours_per_day, dtype=np.float64)
-        capped = np.isfinite(caps[ew])
+        caps = caps[:, None].repeat(n_days, axis=1) if caps.ndim == 1 else caps[:, :n_days]
+        capped = np.isfinite(caps[ew]).any(axis=1)
         if capped.any():
             ce = np.flatnonzero(capped)
+            ce = ce[np.argsort(ew[ce], kind="stable")]
             h = day_hours[ej[ce]]  # (n_capped_edges, n_days)
-            n_days = h.shape[1]
             key = ew[ce][:, None] * n_days + np.arange(n_days)[None, :]
             load = np.bincount(key.ravel(), weights=h.ravel(), minlength=n_workers * n_days)
-            binding = np.flatnonzero(load > caps.repeat(n_days) + 1e-9)
+            binding = np.flatnonzero(load > caps.ravel() + 1e-9)
+            first = np.searchsorted(ew[ce], np.arange(n_workers + 1))
             for k in binding:
                 w, d = divmod(int(k), n_days)
-                sel = ce[(ew[ce] == w) & (h[:, d] > 0)]
-                cap_rows.append((sel, day_hours[ej[sel], d], float(caps[w])))
+                sel = ce[first[w] : first[w + 1]]
+                sel = sel[day_hours[ej[sel], d] > 0]
+                cap_rows.append((sel, day_hours[ej[sel], d], float(caps[w, d])))
     deg = np.bincount(ew, minlength=n_workers)
     cap_binds = worker_capacity is not None and bool((deg > worker_capacity).any())
     rows = {
@@ -261,6 +271,10 @@ def solve_shifts(
     )
     x0 = np.zeros(len(e))
     x0[start_pick] = 1.0
+    if warm_start is not None:
+        given = np.asarray(warm_start, dtype=bool)[e].astype(np.float64)
+        if float(value[e] @ given) > float(value[e] @ x0):
+            x0 = given
     x, status, objective_value, bound = _solve_mip(
         value[e],
         ej,
@@ -316,8 +330,7 @@ def _solve_mip(
     A = sp.csc_matrix((vals, (rows, cols)), shape=(row0, n))
     A.sort_indices()
 
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
+    h = _quiet_highs(highspy)
     h.setOptionValue("time_limit", float(time_limit_s))
     h.setOptionValue("mip_rel_gap", MIP_REL_GAP)
     h.setOptionValue("threads", 1)
@@ -353,6 +366,26 @@ def _solve_mip(
     bound = float(info.mip_dual_bound) if np.isfinite(info.mip_dual_bound) else float("inf")
     text = "optimal" if status == "Optimal" else status
     return x, text, float(info.objective_function_value), bound
+
+
+def _quiet_highs(highspy):
+    """A ``highspy.Highs`` without its banner on stdout (HiGHS prints it from C when constructed)."""
+    sys.stdout.flush()
+    try:
+        saved = os.dup(1)
+    except OSError:  # no real stdout: nothing to protect
+        h = highspy.Highs()
+    else:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, 1)
+            h = highspy.Highs()
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+            os.close(devnull)
+    h.setOptionValue("output_flag", False)
+    return h
 
 
 def job_shifts(jobs: pd.DataFrame, asof_s: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -512,6 +545,7 @@ def run_shifts(
     pj, pw = retriever.candidates(J, max_km, per_slot=candidates_per_slot)
     anyone_near = retriever.count_within(J.lat, J.lon, max_km)
     solve_s, rounds = 0.0, 0
+    previous: set[int] = set()  # pair keys chosen in the previous round: a feasible start for the next
     while True:
         rounds += 1
         step("features")
@@ -525,6 +559,8 @@ def run_shifts(
         usable = eligible & (weight >= (min_score if min_score is not None else -np.inf))
         step("solve")
         e = np.flatnonzero(usable)
+        keys = pj[e] * len(W) + pw[e]
+        warm = np.fromiter((int(k) in previous for k in keys), bool, len(keys)) if previous else None
         sol = solve_shifts(
             pj[e],
             pw[e],
@@ -537,9 +573,11 @@ def run_shifts(
             max_hours_per_day=caps,
             worker_capacity=worker_capacity,
             objective=objective,
-            time_limit_s=time_limit_s,
+            time_limit_s=max(1.0, time_limit_s - solve_s),  # one budget for every round
+            warm_start=warm,
         )
         solve_s += sol.seconds
+        previous = set(keys[sol.chosen].tolist())
         chosen = np.zeros(len(pj), dtype=bool)
         chosen[e[sol.chosen]] = True
         open_slots = J.headcount - np.bincount(pj[chosen], minlength=len(J))

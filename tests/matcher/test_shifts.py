@@ -70,11 +70,13 @@ def reference_optimum(pj, pw, weight, headcount, start, end, gap_s, day_hours, c
                 r[[a, b]] = 1
                 rows.append(r)
                 upper.append(1)
+    caps = np.asarray(caps, dtype=float)
     for w in np.unique(pw):
-        if np.isfinite(caps[w]):
-            for d in range(day_hours.shape[1]):
+        for d in range(day_hours.shape[1]):
+            cap = caps[w] if caps.ndim == 1 else caps[w, d]
+            if np.isfinite(cap):
                 rows.append(np.where(pw == w, day_hours[pj, d], 0.0))
-                upper.append(caps[w])
+                upper.append(cap)
     res = milp(
         -value,
         constraints=LinearConstraint(np.array(rows), -np.inf, np.array(upper, dtype=float)),
