@@ -85,3 +85,55 @@ def test_policies_side_by_side_and_hindsight_bounds_them():
     assert best["optimality_gap"] == 0.0
     for run in (replay_grab(stream, answers), replay_windows(stream, scorer, answers, window_s=10)[0]):
         assert run["filled"] <= best["filled"]
+
+
+def write_market(market, folder):
+    from gigmatch.core.contract import write_table
+
+    for table in ("workers", "jobs"):
+        write_table(getattr(market, table), folder / f"{table}.csv", table)
+
+
+def test_cli_dispatch_prints_policies_side_by_side(tmp_path, capsys):
+    from gigmatch.cli import main
+
+    write_market(stream_market(4), tmp_path / "m")
+    argv = ["dispatch", "--data", str(tmp_path / "m"), "--out", str(tmp_path / "o"), "--window-s", "5"]
+    assert main([*argv, "--first-day", "2030-01-06", "--days", "1"]) == 0
+    out = capsys.readouterr().out
+    for policy in (
+        "grab order",
+        "windows 1 s",
+        "windows 5 s",
+        "windows 10 s",
+        "windows 60 s",
+        "hindsight optimum",
+    ):
+        assert policy in out
+    import json
+
+    saved = json.loads((tmp_path / "o" / "dispatch.json").read_text())
+    assert len(saved["policies"]) == 6 and saved["answer_model"]["seed"] == 0
+    assert main([*argv, "--first-day", "2031-01-01"]) == 2  # nothing posted then: one line, exit 2
+    with pytest.raises(SystemExit):
+        main([*argv, "--window-s", "0"])
+
+
+def test_cli_assign_horizon(tmp_path, capsys):
+    import json
+
+    from gigmatch.cli import main
+
+    write_market(stream_market(5), tmp_path / "m")
+    argv = ["assign", "--data", str(tmp_path / "m"), "--out", str(tmp_path / "o")]
+    assert main([*argv, "--horizon-days", "3", "--horizon-start", "2030-01-07", "--gap-minutes", "45"]) == 0
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert summary["method"] in ("flow", "mip") and summary["optimality_gap"] == 0.0
+    assert summary["gap_minutes"] == 45 and len(summary["per_day"]) == 3
+    a = pd.read_csv(tmp_path / "o" / "assignments.csv")
+    assert {"start_time", "end_time", "day"} <= set(a.columns)
+    assert "per day" in (tmp_path / "o" / "report.html").read_text()
+    with pytest.raises(SystemExit) as exit_:
+        main([*argv, "--horizon-days", "0"])
+    assert exit_.value.code == 2
+    assert main([*argv, "--horizon-days", "2", "--horizon-start", "2030-02-30"]) == 2
