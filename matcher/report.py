@@ -104,7 +104,15 @@ def write_outputs(result: AssignmentResult, out_dir: str | Path) -> Path:
     rows = "".join(
         f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>"
         for k, v in result.summary.items()
+        if k != "per_day"
     )
+    per_day = result.summary.get("per_day")  # multi-day runs (matcher.shifts): one row per day
+    if per_day:
+        head = "".join(f"<th>{html.escape(k)}</th>" for k in per_day[0])
+        body = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in d.values()) + "</tr>" for d in per_day
+        )
+        rows += f"</table><h2>per day</h2><table><tr>{head}</tr>{body}"
     figs = "".join(f"<h2>{t}</h2><img src='{src}' alt='{t}'>" for t, src in _plots(result))
     (out / "report.html").write_text(
         "<!doctype html><html><head><meta charset='utf-8'><title>gigmatch assignment report</title>"
