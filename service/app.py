@@ -32,6 +32,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         yield
+        app.state.gigmatch.loop.stop()  # before the store: a tick in progress writes to it
         app.state.gigmatch.store.close()
 
     app = FastAPI(

@@ -27,6 +27,15 @@ class Settings(BaseSettings):
     max_inflight : CPU-bound requests running at once; more wait up to ``queue_timeout_s``, then 503.
     events_refresh_s : how often ingested events reach the features (history, filled jobs).
     rerank_top : the model re-ranks this many heuristic-best eligible candidates (0 = all of them).
+    answer_loop : run the background answer loop in this process (replicas share it through a lease).
+    answer_sla_s : every open case gets an answer within this many seconds of opening (3600).
+    answer_tick_s : seconds between the answer loop's passes (1).
+    answer_sweep_s : seconds between full re-checks of every open case after events (60).
+    followup_days : an open worker case answered this long ago, with no applied/hired since, is due
+        a follow-up call (7).
+    webhook_url, webhook_secret : POST every answer to this http(s) URL, signed with HMAC-SHA256
+        under the secret (at least 16 characters); empty URL = no webhook.
+    webhook_backoff_s : first retry delay after a failed delivery (doubles up to 60 s).
     """
 
     model_config = SettingsConfigDict(env_prefix="GIGMATCH_", extra="ignore")
@@ -44,6 +53,15 @@ class Settings(BaseSettings):
     default_max_km: float = Field(DEFAULT_MAX_KM, gt=0)
     events_refresh_s: float = Field(2.0, gt=0, le=3600)
     rerank_top: int = Field(300, ge=0, le=100_000)
+    # the answer loop (issue #13; README "Every request gets an answer")
+    answer_loop: bool = True
+    answer_sla_s: float = Field(3600.0, gt=0)
+    answer_tick_s: float = Field(1.0, gt=0, le=3600)
+    answer_sweep_s: float = Field(60.0, ge=0)
+    followup_days: float = Field(7.0, gt=0)
+    webhook_url: str = ""
+    webhook_secret: str = ""
+    webhook_backoff_s: float = Field(1.0, gt=0, le=60)
 
     @field_validator("api_keys")
     @classmethod
@@ -72,6 +90,33 @@ class Settings(BaseSettings):
                 "the published demo keys are refused outside demo mode; set your own GIGMATCH_API_KEYS"
             )
         return keys
+
+    def webhook(self) -> tuple[str, str]:
+        """``(url, secret)`` of the webhook, ``("", "")`` when none is configured.
+
+        Raises
+        ------
+        ValueError
+            One line naming the setting: a URL that is not ``http(s)://host...``, a URL without a
+            secret, a secret under 16 characters, or a secret without a URL.
+        """
+        from urllib.parse import urlsplit
+
+        url, secret = self.webhook_url.strip(), self.webhook_secret
+        if not url:
+            if secret:
+                raise ValueError("GIGMATCH_WEBHOOK_SECRET is set but GIGMATCH_WEBHOOK_URL is empty")
+            return "", ""
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"GIGMATCH_WEBHOOK_URL {url[:40]!r}: expected http(s)://host[:port]/path")
+        if not secret:
+            raise ValueError(
+                "GIGMATCH_WEBHOOK_URL is set but GIGMATCH_WEBHOOK_SECRET is empty: answers are signed"
+            )
+        if len(secret) < 16:
+            raise ValueError("GIGMATCH_WEBHOOK_SECRET: needs at least 16 characters")
+        return url, secret
 
 
 def parse_keys(text: str) -> dict[str, str]:

@@ -106,10 +106,13 @@ def rank_job(
     asof_s: float,
     timings: dict | None = None,
     rerank_top: int = 0,
+    blocked: np.ndarray | None = None,
 ) -> tuple[list[dict], dict[str, int], str | None]:
     """(top candidates, excluded counts, why there is none or None) for job row ``j`` of ``jobs``.
 
     ``timings``, when given, receives the seconds spent in retrieval, features and model.
+    ``blocked`` (bool, shape (n_workers,)) marks workers never ranked: their case is closed without
+    a hire (counted as ``case_closed`` in the excluded counts).
     """
     W = snap.workers
     t0 = time.perf_counter()
@@ -117,6 +120,11 @@ def rank_job(
         _, w = snap.worker_index.within(jobs.lat[j : j + 1], jobs.lon[j : j + 1], max_km)
     else:
         w = candidate_rows
+    n_blocked = 0
+    if blocked is not None and len(w):
+        keep = ~blocked[w]
+        n_blocked = int(len(w) - keep.sum())
+        w = w[keep]
     t1 = time.perf_counter()
     batch: PairBatch = build_pairs(
         jobs, W, np.full(len(w), j), w, history=snap.history, asof_s=asof_s, max_km=max_km
@@ -141,7 +149,10 @@ def rank_job(
             message = f"no worker lives within {max_km:g} km of the job"
         else:
             message = explain_exclusions(jobs, j, batch, np.arange(len(w)), snap.taxonomy, max_km)
-    return out, count_reasons(batch.reason), message
+    excluded = count_reasons(batch.reason)
+    if n_blocked:
+        excluded["case_closed"] = n_blocked
+    return out, excluded, message
 
 
 def recommend_jobs(

@@ -10,6 +10,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from gigmatch.core.contract import load_market
 from models.scorer import Scorer, load_scorer
 from service.config import Settings
+from service.loop.hub import LoopService
 from service.store import Store, open_store
 
 log = logging.getLogger("gigmatch.service")
@@ -28,6 +29,7 @@ class ServiceState:
     def __init__(self, settings: Settings):
         self.settings = settings
         self.keys = settings.keys()
+        settings.webhook()  # a bad webhook setting stops the start with one line, before the store opens
         self.store: Store = open_store(settings.db, events_refresh_s=settings.events_refresh_s)
         if settings.data is not None and self.store.counts()["workers"] == 0:
             log.info("seeding the empty store from %s", settings.data)
@@ -56,6 +58,9 @@ class ServiceState:
         self.model_info.labels(self.scorer.version).set(1)
         self.store.snapshot()  # build the read cache before the first request
         self.store.start_refresher()
+        # the answer loop (事事有回音): cases, answers in the background, feed and webhook
+        self.loop = LoopService(self.store, lambda: self.scorer, settings, self.metrics)
+        self.loop.start()
 
     def swap_model(self, scorer: Scorer) -> str:
         """Serve ``scorer`` from now on; returns the previous version."""

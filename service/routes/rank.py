@@ -61,6 +61,7 @@ def rank(body: RankRequest, state: StateDep, response: Response) -> dict:
             market_now(),
             timings,
             rerank_top=state.settings.rerank_top,
+            blocked=state.loop.cases.blocked_rows(snap.workers.ids),
         )
         # per-phase server time (ms) for clients and benchmarks; serialisation = total - these
         response.headers["Server-Timing"] = (
