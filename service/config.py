@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     answer_sla_s : every open case gets an answer within this many seconds of opening (3600).
     answer_tick_s : seconds between the answer loop's passes (1).
     answer_sweep_s : seconds between full re-checks of every open case after events (60).
+    answer_cpu_share : at most this share of wall time spent computing answers (0.25), so that the
+        loop never takes the cores from /v1/rank.
     followup_days : an open worker case answered this long ago, with no applied/hired since, is due
         a follow-up call (7).
     webhook_url, webhook_secret : POST every answer to this http(s) URL, signed with HMAC-SHA256
@@ -58,6 +60,7 @@ class Settings(BaseSettings):
     answer_sla_s: float = Field(3600.0, gt=0)
     answer_tick_s: float = Field(1.0, gt=0, le=3600)
     answer_sweep_s: float = Field(60.0, ge=0)
+    answer_cpu_share: float = Field(0.25, gt=0, le=1)
     followup_days: float = Field(7.0, gt=0)
     webhook_url: str = ""
     webhook_secret: str = ""

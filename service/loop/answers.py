@@ -68,14 +68,20 @@ class Answers:
 
 
 class AnswerContext:
-    """Per-snapshot indexes the answers need (built once per snapshot, reused across ticks)."""
+    """Per-snapshot indexes the answers need, reused across ticks and, where the tables did not change
+    (an events refresh), taken over from the ``previous`` context."""
 
-    def __init__(self, snap: Snapshot):
+    def __init__(self, snap: Snapshot, previous: AnswerContext | None = None):
         self.snap = snap
-        self.open_jobs = np.flatnonzero(snap.job_open)
         J = snap.jobs
-        self.open_index = GeoIndex(J.lat[self.open_jobs], J.lon[self.open_jobs])
-        self._retriever: CandidateRetriever | None = None
+        self.open_jobs = np.flatnonzero(snap.job_open)
+        same_jobs = previous is not None and previous.snap.jobs is J
+        if same_jobs and np.array_equal(previous.open_jobs, self.open_jobs):
+            self.open_index = previous.open_index  # events refreshed the history only
+        else:
+            self.open_index = GeoIndex(J.lat[self.open_jobs], J.lon[self.open_jobs])
+        same_workers = previous is not None and previous.snap.workers is snap.workers
+        self._retriever: CandidateRetriever | None = previous._retriever if same_workers else None
 
     @property
     def retriever(self) -> CandidateRetriever:

@@ -10,8 +10,9 @@ A **job case** opens when a job is first seen open (posted, or re-posted by a PU
 ends ``filled``, ``started`` (started before it was filled), ``employer_blacklisted`` or ``deleted``.
 
 Storage (the repository's generic kinds, so every backend keeps them): the current state of each case
-is a record of kind ``case`` keyed ``worker:<id>`` / ``job:<id>``; every opening and closing is also
-appended to the stream ``case_history``. Times are market time in seconds (as every stored time).
+is a record of kind ``case`` keyed ``worker:<id>`` / ``job:<id>``; every change (opening, closing, a
+PUT's ``changed``) is also appended to the stream ``case_history`` with the case's new state, which
+is how other replicas follow the cases incrementally (:meth:`CaseBook.refresh`). Times are market time in seconds (as every stored time).
 Each PUT also stamps the case's ``changed_at``, which tells the answer loop (maybe in another replica)
 that the worker or job changed and deserves a fresh answer.
 """
@@ -51,17 +52,29 @@ class CaseBook:
     def __init__(self, repo: MarketRepository):
         self.repo = repo
         self._lock = threading.RLock()
+        # the end of the history first, then the records: a change made in between is in both, and
+        # re-applying its history row gives the same state
+        self._seq = 0  # the last history row applied
+        while rows := repo.read_stream(HISTORY_STREAM, after=self._seq, limit=5000):
+            self._seq = rows[-1][0]
         self.cases: dict[str, dict] = repo.read_records(CASE_KIND)
         self.version = 0  # bumped on every change; caches keyed on it
         self._blocked_cache: tuple | None = None
 
     # ---- reads ---------------------------------------------------------------------------------
     def refresh(self) -> None:
-        """Re-read the records (changes made by other replicas)."""
-        cases = self.repo.read_records(CASE_KIND)
-        with self._lock:
-            if cases != self.cases:
-                self.cases = cases
+        """Apply the changes written since the last refresh (by this or another replica).
+
+        Every change appends a history row carrying the case's new state, so this reads only the
+        rows after the last one applied: O(changes), not O(cases).
+        """
+        while rows := self.repo.read_stream(HISTORY_STREAM, after=self._seq, limit=5000):
+            with self._lock:
+                for _, row in rows:
+                    case = row.get("case")
+                    if case is not None:
+                        self.cases[case_key(case["kind"], case["id"])] = case
+                self._seq = max(self._seq, rows[-1][0])
                 self.version += 1
 
     def get(self, kind: str, entity_id: str) -> dict | None:
@@ -80,7 +93,11 @@ class CaseBook:
             rows = self.repo.read_stream(HISTORY_STREAM, after=after, limit=5000)
             if not rows:
                 return out
-            out += [r for _, r in rows if case_key(r["kind"], r["id"]) == key]
+            out += [
+                {k: v for k, v in r.items() if k != "case"}
+                for _, r in rows
+                if case_key(r["kind"], r["id"]) == key
+            ]
             after = rows[-1][0]
 
     def blocked_rows(self, worker_ids: np.ndarray) -> np.ndarray:
@@ -109,9 +126,15 @@ class CaseBook:
         if not changes:
             return
         self.repo.put_records(CASE_KIND, {case_key(c["kind"], c["id"]): c for c, _ in changes})
-        history = [h for _, h in changes if h is not None]
-        if history:
-            self.repo.append(HISTORY_STREAM, history)
+        history = [
+            {
+                **(h or {"kind": c["kind"], "id": c["id"], "action": "changed", "outcome": None, "note": ""}),
+                "at": (h or {}).get("at", c.get("changed_at")),
+                "case": c,
+            }
+            for c, h in changes
+        ]
+        self.repo.append(HISTORY_STREAM, history)
         with self._lock:
             for case, _ in changes:
                 self.cases[case_key(case["kind"], case["id"])] = case

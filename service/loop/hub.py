@@ -67,6 +67,7 @@ class LoopService:
             tick_s=settings.answer_tick_s,
             sweep_s=settings.answer_sweep_s,
             max_km=settings.default_max_km,
+            cpu_share=settings.answer_cpu_share,
             on_publish=lambda kind, n: self.published.labels(kind).inc(n),
         )
         url, secret = settings.webhook()

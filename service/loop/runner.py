@@ -42,7 +42,7 @@ log = logging.getLogger("gigmatch.loop")
 ANSWER_KIND = "case_answer"
 LEASE = "answer_loop"
 MAX_PER_TICK = 5000  # cases of one kind answered per tick: a bounded tick under a burst
-CHUNK = 2000  # cases per vectorised batch
+CHUNK = 500  # cases per vectorised batch (~0.1-0.2 s of work at 10k workers; the loop rests between)
 SEEN_CAP = 300  # qualifying ids remembered per case
 
 
@@ -61,6 +61,9 @@ class AnswerLoop:
         Seconds between ticks; seconds between full sweeps.
     max_km : float
         A job's search radius, km.
+    cpu_share : float, default=1.0
+        At most this share of wall time spent computing answers: after each chunk the loop rests
+        ``elapsed * (1 / cpu_share - 1)``, so that requests keep the cores (1.0 = never rests).
     on_publish : callable(kind, n), optional
         Called after answers are published (metrics).
     """
@@ -74,6 +77,7 @@ class AnswerLoop:
         tick_s: float = 1.0,
         sweep_s: float = 60.0,
         max_km: float = 15.0,
+        cpu_share: float = 1.0,
         on_publish: Callable[[str, int], None] | None = None,
     ):
         self.store = store
@@ -89,6 +93,9 @@ class AnswerLoop:
         self._ctx: AnswerContext | None = None
         self._swept_snapshot = None
         self._last_sweep = 0.0
+        self._reconciled = None
+        self._seen_state: tuple | None = None
+        self.cpu_share = cpu_share
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.last_tick_s = 0.0
@@ -109,17 +116,23 @@ class AnswerLoop:
         snap = self.store.snapshot()
         now = market_now()
         J = snap.jobs
-        self.cases.reconcile(
-            snap.workers.ids,
-            J.ids,
-            job_states(snap.job_open, snap.job_hired, J.headcount, J.employer_blacklisted),
-            now,
-        )
+        if snap is not self._reconciled:  # the market changed (entities, or events: filled jobs)
+            self.cases.reconcile(
+                snap.workers.ids,
+                J.ids,
+                job_states(snap.job_open, snap.job_hired, J.headcount, J.employer_blacklisted),
+                now,
+            )
+            self._reconciled = snap
         if self._ctx is None or self._ctx.snap is not snap:
-            self._ctx = AnswerContext(snap)
+            self._ctx = AnswerContext(snap, self._ctx)
         sweep = snap is not self._swept_snapshot and time.monotonic() - self._last_sweep >= self.sweep_s
         if sweep:
             self._swept_snapshot, self._last_sweep = snap, time.monotonic()
+        state = (snap, self.cases.version)
+        if not sweep and state == self._seen_state:
+            self.last_tick_s = time.perf_counter() - t0
+            return 0  # nothing changed since the last tick: nothing can be due
         due_w, changed_w = self._due("worker", snap.worker_row, sweep)
         due_j, changed_j = self._due("job", snap.job_row, sweep)
         # a job that opened or changed concerns the workers within reach; a worker, the jobs
@@ -131,6 +144,8 @@ class AnswerLoop:
             _, near_j = snap.job_index.within(W.lat[changed_w], W.lon[changed_w], REACH_FACTOR * self.max_km)
             due_j = self._open_rows("job", J.ids, np.r_[due_j, near_j], due_j)
         published = self._answer("worker", due_w, now) + self._answer("job", due_j, now)
+        # what this tick saw; a tick cut short (MAX_PER_TICK) leaves work for the next, so it does not count
+        self._seen_state = (snap, self.cases.version) if max(len(due_w), len(due_j)) < MAX_PER_TICK else None
         self.last_tick_s = time.perf_counter() - t0
         return published
 
@@ -176,6 +191,7 @@ class AnswerLoop:
         blocked = self.cases.blocked_rows(snap.workers.ids) if kind == "job" else None
         published = 0
         for start in range(0, len(rows), CHUNK):
+            t_chunk = time.perf_counter()
             part = rows[start : start + CHUNK]
             if kind == "worker":
                 answers = worker_answers(self._ctx, scorer, part, now)
@@ -224,6 +240,8 @@ class AnswerLoop:
             if rows_out:
                 self.on_publish(kind, len(rows_out))
             published += len(rows_out)
+            if self.cpu_share < 1.0:  # leave the cores to the requests for a while
+                self._stop.wait((time.perf_counter() - t_chunk) * (1.0 / self.cpu_share - 1.0))
         return published
 
     # ---- the thread -----------------------------------------------------------------------------
