@@ -142,6 +142,10 @@ def test_every_case_answered_within_sla_with_reasons_hires_closes_and_followups(
             assert "w_b000" not in ids and "w_b001" in ids and ranked["excluded"]["case_closed"] == 1
             r = c.post("/v1/rank", json={"job_id": "j_pack", "candidate_ids": ["w_b000", "w_b001"]}).json()
             assert [x["worker_id"] for x in r["candidates"]] == ["w_b001"]
+            r = c.post("/v1/slates", json={"job_ids": ["j_pack"], "slate_size": 50})
+            assert r.status_code == 200, r.text
+            offered = {w["worker_id"] for s in r.json()["slates"] for w in s["workers"]}
+            assert "w_b001" in offered and "w_b000" not in offered
             r = c.put("/v1/workers/w_b000", json={"lat": 26.70, "lon": A, "skills": ["packaging"]})
             assert r.status_code == 200
             assert c.get("/v1/cases/workers/w_b000").json()["status"] == "open"
