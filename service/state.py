@@ -11,6 +11,7 @@ from gigmatch.core.contract import load_market
 from models.registry import Registry
 from models.scorer import Scorer, load_scorer
 from service.config import Settings
+from service.loop.hub import LoopService
 from service.store import Store, open_store
 
 log = logging.getLogger("gigmatch.service")
@@ -50,6 +51,7 @@ class ServiceState:
     def __init__(self, settings: Settings):
         self.settings = settings
         self.keys = settings.keys()
+        settings.webhook()  # a bad webhook setting stops the start with one line, before the store opens
         self.store: Store = open_store(settings.store_url(), events_refresh_s=settings.events_refresh_s)
         self.store.follow_s = settings.follow_s
         _seed_once(self.store, settings)  # replicas starting together: one seeds, the others find it full
@@ -78,6 +80,9 @@ class ServiceState:
         self.store.snapshot()  # build the read cache before the first request
         self.store.start_refresher()
         self.store.start_follower()  # other replicas' writes (and this process's other workers')
+        # the answer loop (事事有回音): cases, answers in the background, feed and webhook
+        self.loop = LoopService(self.store, lambda: self.scorer, settings, self.metrics)
+        self.loop.start()
         self._stop = threading.Event()
         self._refused_version: str | None = None
         if settings.model is not None and settings.model_poll_s > 0:
@@ -108,6 +113,7 @@ class ServiceState:
     def close(self) -> None:
         """Stop the background threads and close the store."""
         self._stop.set()
+        self.loop.stop()  # before the store: a tick in progress writes to it
         self.store.close()
 
     def swap_model(self, scorer: Scorer) -> str:
