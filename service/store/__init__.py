@@ -107,17 +107,12 @@ def events_frame(rows: list[tuple]) -> pd.DataFrame:
     """
     if not rows:
         return empty_table("events")
-    records = [
-        {
-            "ts": ts,
-            "job_id": job,
-            "worker_id": worker,
-            "event": event,
-            "rating": None if rating is None or rating == "" or rating != rating else float(rating),
-            "event_id": event_id,
-        }
-        for event_id, ts, job, worker, event, rating in rows
-    ]
+    records = []
+    for row in rows:
+        record = dict(zip(EVENT_COLUMNS, row, strict=True))
+        rating = record["rating"]
+        record["rating"] = None if rating is None or rating == "" or rating != rating else float(rating)
+        records.append(record)
     return events_from_records(records)
 
 

@@ -45,6 +45,9 @@ FEED_LOCK = 0x6769676D01  # advisory lock keys ("gigm" + n): entity changes and 
 STREAM_LOCK = 0x6769676D02  # stream appends
 MIGRATE_LOCK = 0x6769676D03  # schema migrations
 CHANNEL = "gigmatch_changes"
+# SQL array types of the event columns that are not text, and how a value is cast for them
+_EVENT_SQL_TYPES = {"rating": "float8", "position": "int8", "propensity": "float8"}
+_EVENT_CAST = {"rating": float, "position": int, "propensity": float}
 
 
 def redact(url: str) -> str:
@@ -191,26 +194,27 @@ class PostgresRepository:
 
     # ---- events ------------------------------------------------------------------------------------
     def add_events(self, rows: list[tuple]) -> int:
-        """Insert events ``ON CONFLICT (event_id) DO NOTHING`` in one transaction; how many were new."""
+        """Insert events ``ON CONFLICT (event_id) DO NOTHING`` in one transaction; how many were new.
+
+        One statement whatever the batch size: each column is sent as one array and ``unnest``-ed
+        server-side (``executemany`` would make a round trip per row).
+        """
         if not rows:
             return 0
         cols = list(zip(*rows, strict=True))
-        ratings = [None if r is None or r != r else float(r) for r in cols[5]]
+        arrays = [
+            [None if v is None or v != v or v == "" else _EVENT_CAST[c](v) for v in values]
+            if c in _EVENT_CAST
+            else list(values)
+            for c, values in zip(EVENT_COLUMNS, cols, strict=True)
+        ]
+        names = ", ".join(EVENT_COLUMNS)
+        unnest = ", ".join(f"%s::{_EVENT_SQL_TYPES.get(c, 'text')}[]" for c in EVENT_COLUMNS)
         with self._feed_write() as cur:
             cur.execute(
-                "INSERT INTO events (event_id, ts, job_id, worker_id, event, rating, received) "
-                "SELECT e, t, j, w, v, r, %s FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], "
-                "%s::text[], %s::float8[]) WITH ORDINALITY AS x(e, t, j, w, v, r, i) ORDER BY i "
-                "ON CONFLICT (event_id) DO NOTHING",
-                (
-                    time.time(),
-                    list(cols[0]),
-                    list(cols[1]),
-                    list(cols[2]),
-                    list(cols[3]),
-                    list(cols[4]),
-                    ratings,
-                ),
+                f"INSERT INTO events ({names}, received) SELECT {names}, %s FROM unnest({unnest}) "
+                f"WITH ORDINALITY AS x({names}, i) ORDER BY i ON CONFLICT (event_id) DO NOTHING",
+                (time.time(), *arrays),
             )
             return cur.rowcount
 
