@@ -17,7 +17,8 @@ Each day, at 08:00 market time
     3. **The policy** shows each job to up to ``slate_size`` of them:
        ``random`` (uniformly at random: a floor), ``relevance`` (the scorer's top ``slate_size`` per job,
        what ``/v1/rank`` does today), ``slates`` (:func:`matcher.slates.plan_slates` on the calibrated
-       P(completed) from :func:`models.calibration.p_match`; at most ``max_per_worker`` offers per
+       P(completed) from :func:`models.calibration.p_match`, discounted for the offers each worker
+       holds by :func:`matcher.slates.exposure_discount`, as ``POST /v1/slates`` does; at most ``max_per_worker`` offers per
        worker, counting their shows of the last ``window_hours``, :func:`matcher.slates.held_offers`;
        with ``long_waiting_share`` > 0 that minimum share of places for workers whose last hire is at
        least ``long_waiting_days`` ago, :func:`matcher.slates.long_waiting_workers`).
@@ -72,7 +73,14 @@ from features.registry import column
 from gigmatch.core.contract import Market
 from gigmatch.core.defaults import DEFAULT_MAX_KM
 from matcher.retrieval import CandidateRetriever
-from matcher.slates import exposure_figures, gini, held_offers, long_waiting_workers, plan_slates
+from matcher.slates import (
+    exposure_discount,
+    exposure_figures,
+    gini,
+    held_offers,
+    long_waiting_workers,
+    plan_slates,
+)
 from models.calibration import p_match
 
 POLICIES = ("random", "relevance", "slates")
@@ -98,6 +106,8 @@ DAY_COLUMNS = (
     "share_shows_long_waiting",
     "share_shown_jobs_no_application",
     "plan_gap",
+    "plan_method",
+    "plan_solves",
 )
 
 
@@ -306,7 +316,7 @@ def replay_market(market: Market, scorer, config: ReplayConfig, progress=None) -
         row["open_slots"] = int((J.headcount[rows_open] - filled[rows_open]).sum())
         chosen_j = chosen_w = np.zeros(0, np.int64)
         day_cand = np.zeros(n_w, dtype=bool)
-        gap = 0.0
+        gap, method, solves = 0.0, None, 0
         if len(rows_open):
             Jo = J.take(rows_open)
             Jo1 = dataclasses.replace(Jo, headcount=np.ones(len(rows_open), dtype=np.int64))
@@ -335,8 +345,9 @@ def replay_market(market: Market, scorer, config: ReplayConfig, progress=None) -
                 elif config.policy == "relevance":
                     pick = _top_k_per_job(pj, scorer.score(X), k)
                 else:
-                    p = p_match(scorer, X)
                     held = held_offers(H, all_w, now, config.window_hours)
+                    p = p_match(scorer, X)  # discounted for offers held: the API's probability model
+                    p = np.round(p * exposure_discount(p, held[pw]), 6)
                     plan = plan_slates(
                         lj,
                         pw,
@@ -350,6 +361,7 @@ def replay_market(market: Market, scorer, config: ReplayConfig, progress=None) -
                         long_waiting_share=config.long_waiting_share,
                     )
                     pick, gap = plan.chosen, plan.gap
+                    method, solves = plan.method, plan.solves
                 chosen_j, chosen_w = pj[pick], pw[pick]
                 Xs, ds = X[pick], d_km[pick]
         cand_days.append(day_cand)
@@ -412,6 +424,8 @@ def replay_market(market: Market, scorer, config: ReplayConfig, progress=None) -
                 if len(shown_jobs)
                 else 0.0,
                 "plan_gap": round(gap, 6),
+                "plan_method": method,
+                "plan_solves": solves,
             }
         )
         for k_ in ("hires", "completions", "no_shows", "applications"):
