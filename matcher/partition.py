@@ -1,8 +1,10 @@
 """The batch run split by geography: each partition's retrieval, features, scoring and solve is one task.
 
 :func:`run_partitioned` gives the same assignment and the same reasons as :func:`matcher.batch.run_batch`
-over the whole market (tested), with no process ever holding the whole set of candidate pairs. It
-runs its tasks on a Dask cluster (``client=``) or, without one, one after another in this process.
+over the whole market (tested). It runs its tasks on a Dask cluster (``client=``), where the driver
+never holds the candidate pairs and each worker process holds only its partitions' pairs (without
+their feature matrices) until they are explained; or, without a cluster, one after another in this
+process, which then holds every partition's pairs (without features) until the end.
 
 How the market is split
     A grid of ``partition_km`` squares (in degrees of latitude and longitude at the market's median
