@@ -295,7 +295,29 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+_PEAK_RESET: set = set()
+
+
+def _reset_peak_once(cfg: dict) -> None:
+    """In a worker process (not the driver), reset the kernel's peak-RSS mark before its first task.
+
+    A worker forked from a driver holding a large market inherits the driver's high-water mark, so
+    without the reset every worker reports the driver's size (measured). Linux only (``clear_refs``
+    value 5); elsewhere nothing happens and the figure is an upper bound.
+    """
+    pid = os.getpid()
+    if pid == cfg.get("driver_pid") or pid in _PEAK_RESET:
+        return
+    _PEAK_RESET.add(pid)
+    try:
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as fh:
+            fh.write("5")
+    except OSError:
+        pass
+
+
 def _load_partition(run_dir: str, part: int, cfg: dict) -> _PartitionData:
+    _reset_peak_once(cfg)
     key = (run_dir, part)
     if key in _STATE:
         return _STATE[key]
@@ -699,6 +721,7 @@ def run_partitioned(
             "min_score": min_score,
             "asof": asof,
             "model": str(model) if model is not None else None,
+            "driver_pid": os.getpid(),
         }
         with_jobs = [p for p in range(len(plan)) if len(plan.jobs[p])]
         per_slot = {p: np.full(len(plan.jobs[p]), candidates_per_slot, dtype=np.int64) for p in with_jobs}
