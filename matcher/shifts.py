@@ -30,7 +30,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -79,6 +79,10 @@ class ShiftSolution:
         Constraint rows by kind (``jobs``, ``overlap_groups``, ``daily_caps``, ``worker_caps``).
     seconds : float
         Wall time of the solve.
+    model : dict
+        With ``keep_model``, the MIP as solved: ``value`` (E',), ``A`` (scipy CSC, rows x E'),
+        ``upper`` (rows,), ``x0`` (the start) and ``edges`` (the E' edges' positions in the input);
+        maximise ``value @ x`` subject to ``A @ x <= upper``, x binary. For comparing solvers.
     """
 
     chosen: np.ndarray
@@ -89,6 +93,7 @@ class ShiftSolution:
     status: str
     rows: dict
     seconds: float
+    model: dict = field(default_factory=dict)
 
 
 def edge_values(weight: np.ndarray, objective: str, max_slots: int) -> np.ndarray:
@@ -176,6 +181,7 @@ def solve_shifts(
     objective: str = DEFAULT_OBJECTIVE,
     time_limit_s: float = DEFAULT_TIME_LIMIT_S,
     warm_start: np.ndarray | None = None,
+    keep_model: bool = False,
 ) -> ShiftSolution:
     """The best set of edges under headcounts, no-overlap (with gap), daily caps and worker capacity.
 
@@ -206,6 +212,8 @@ def solve_shifts(
     warm_start : bool array of shape (E,), optional
         A feasible choice of edges (e.g. the previous candidate round's); the MIP starts from the better
         of it and the one-job-per-worker flow solution.
+    keep_model : bool
+        Keep the MIP in :attr:`ShiftSolution.model` (benchmarks compare solvers on it).
 
     Returns
     -------
@@ -275,36 +283,29 @@ def solve_shifts(
         given = np.asarray(warm_start, dtype=bool)[e].astype(np.float64)
         if float(value[e] @ given) > float(value[e] @ x0):
             x0 = given
-    x, status, objective_value, bound = _solve_mip(
-        value[e],
-        ej,
-        ew,
-        headcount,
-        groups_ptr,
-        groups_edges,
-        cap_rows,
-        worker_capacity,
-        cap_binds,
-        n_workers,
-        x0,
-        time_limit_s,
+    A, upper = _mip_rows(
+        len(e), ej, ew, headcount, groups_ptr, groups_edges, cap_rows, worker_capacity, cap_binds, n_workers
     )
+    x, status, objective_value, bound = _solve_mip(value[e], A, upper, x0, time_limit_s)
+    if float(value[e] @ x0) > float(value[e] @ (x > 0.5)):  # HiGHS stopped on a worse incumbent
+        x = x0
     chosen[e[x > 0.5]] = True
     objective_value = float(value[chosen].sum())
+    if not np.isfinite(bound):  # stopped before HiGHS proved a bound: each job's best edges bound it
+        order = np.lexsort((-value[e], ej))
+        rank = np.arange(len(e)) - np.searchsorted(ej[order], ej[order])
+        bound = float(value[e][order][rank < headcount[ej[order]]].sum())
     bound = max(bound, objective_value)
     gap = 0.0 if status == "optimal" else (bound - objective_value) / max(1.0, abs(objective_value))
     if gap <= MIP_REL_GAP:
         gap = 0.0
-    return ShiftSolution(chosen, "mip", objective_value, bound, gap, status, rows, time.perf_counter() - t0)
+    model = {"value": value[e], "A": A, "upper": upper, "x0": x0, "edges": e} if keep_model else {}
+    seconds = time.perf_counter() - t0
+    return ShiftSolution(chosen, "mip", objective_value, bound, gap, status, rows, seconds, model)
 
 
-def _solve_mip(
-    value, ej, ew, headcount, gp, gm, cap_rows, worker_capacity, cap_binds, n_workers, x0, time_limit_s
-):
-    """HiGHS on the 0-1 program of :func:`solve_shifts`; returns (x, status, objective, bound)."""
-    import highspy  # imported here: only a MIP needs it, and its import prints nothing until used
-
-    n = len(value)
+def _mip_rows(n, ej, ew, headcount, gp, gm, cap_rows, worker_capacity, cap_binds, n_workers):
+    """The constraint matrix (CSC, rows x n) and row upper bounds of the 0-1 program."""
     blocks = []  # (row index array, column index array, coefficient array, upper bound array)
     n_jobs = len(headcount)
     blocks.append((ej, np.arange(n), np.ones(n), headcount.astype(np.float64)))
@@ -329,7 +330,14 @@ def _solve_mip(
     upper = np.concatenate([b[3] for b in blocks])
     A = sp.csc_matrix((vals, (rows, cols)), shape=(row0, n))
     A.sort_indices()
+    return A, upper
 
+
+def _solve_mip(value, A, upper, x0, time_limit_s):
+    """HiGHS on ``max value @ x, A @ x <= upper, x binary`` from ``x0``; returns (x, status, objective, bound)."""
+    import highspy  # imported here: only a MIP needs it
+
+    n, row0 = len(value), A.shape[0]
     h = _quiet_highs(highspy)
     h.setOptionValue("time_limit", float(time_limit_s))
     h.setOptionValue("mip_rel_gap", MIP_REL_GAP)
