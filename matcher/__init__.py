@@ -1,8 +1,9 @@
-"""Candidate retrieval, constraints and the exact assignment solver."""
+"""Candidate retrieval, constraints, the exact assignment solver and capacity-aware slates."""
 
+from matcher.slates import plan_slates
 from matcher.solver import solve_assignment
 
-__all__ = ["solve_assignment", "Dispatcher"]
+__all__ = ["Dispatcher", "plan_slates", "solve_assignment"]
 
 
 def __getattr__(name: str):
