@@ -189,6 +189,8 @@ def main() -> None:
         else:
             print("\n(the run was a flow: no MIP to compare)")
 
+    if args.skip_dispatch:
+        return
     print(
         f"\n== dispatch: postings of {args.dispatch_days} days from {horizon_start.date()}, answers seeded 0 =="
     )
