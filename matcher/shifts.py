@@ -601,18 +601,16 @@ def run_shifts(
         e = np.flatnonzero(usable)
         if rounds >= MAX_ROUNDS:
             break
-        # Which jobs need more candidates is decided on the flow with time relaxed (exact, fast): a job
-        # open even then, whose list preselection cut short, gets EXPAND times more. The MIP runs once,
-        # on the final candidate set, with the whole time budget.
+        # Which jobs need more candidates is decided on the feasible flow with one job per worker (exact,
+        # fast, and the MIP's start): a job open in it, whose list preselection cut short, gets EXPAND
+        # times more. The MIP runs once, on the final candidate set, with the whole time budget.
         step("solve")
         t_relax = time.perf_counter()
         relaxed = np.zeros(len(pj), dtype=bool)
         if len(e):
-            deg = np.maximum(np.bincount(pw[e], minlength=len(W)), 1)
-            wcap = deg if worker_capacity is None else np.minimum(deg, worker_capacity)
-            relaxed[e[solve_assignment(pj[e], pw[e], weight[e], J.headcount, wcap, objective=objective)]] = (
-                True
-            )
+            one = np.full(len(W), 1 if worker_capacity is None else min(1, worker_capacity))
+            pick = solve_assignment(pj[e], pw[e], weight[e], J.headcount, one, objective=objective)
+            relaxed[e[pick]] = True
         solve_s += time.perf_counter() - t_relax
         open_slots = J.headcount - np.bincount(pj[relaxed], minlength=len(J))
         cut = np.bincount(pj, minlength=len(J)) >= candidates_per_slot * J.headcount
