@@ -267,3 +267,18 @@ def test_two_replicas_share_the_loop_through_the_lease(store):
     two.cases.on_put("worker", "wz", market_now())
     assert two.tick() >= 1 and one.tick() == 0
     assert [a["worker_id"] for a in read_answers(store.repo, 0, 1000) if a.get("worker_id") == "wz"] == ["wz"]
+
+
+def test_other_code_publishes_through_the_service_hub(store):
+    from prometheus_client import CollectorRegistry
+
+    from service.config import Settings
+    from service.loop.hub import LoopService
+
+    metrics = CollectorRegistry()
+    hub = LoopService(store, HeuristicScorer, Settings(answer_loop=False), metrics)
+    row = hub.publish_answer("worker", "wa1", {"code": "offer", "message": "有新的派工邀请"})
+    assert read_answers(store.repo, row["cursor"] - 1, 1)[0]["content"]["message"] == "有新的派工邀请"
+    assert metrics.get_sample_value("gigmatch_answers_published_total", {"kind": "worker"}) == 1
+    hub.update_gauges()
+    assert metrics.get_sample_value("gigmatch_followups_due") == 0
