@@ -134,7 +134,16 @@ def write_outputs(result: AssignmentResult, out_dir: str | Path) -> Path:
     result.unfilled_jobs.to_csv(out / "unfilled_jobs.csv", index=False)
     result.unmatched_workers.to_csv(out / "unmatched_workers.csv", index=False)
     (out / "summary.json").write_text(json.dumps(result.summary, ensure_ascii=False, indent=1, default=str))
-    rows = summary_rows(result.summary)
+    rows = summary_rows({k: v for k, v in result.summary.items() if k != "per_day"})
+    per_day = result.summary.get("per_day")  # multi-day runs (matcher.shifts): one row per day
+    if per_day:
+        head = "".join(
+            f"<th>{html.escape(zh(k))}<br><small>{html.escape(k)}</small></th>" for k in per_day[0]
+        )
+        body = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in d.values()) + "</tr>" for d in per_day
+        )
+        rows += f"</table><h2>每日 per day</h2><table><tr>{head}</tr>{body}"
     figs = "".join(f"<h2>{t}</h2><img src='{src}' alt='{t}'>" for t, src in _plots(result))
     (out / "report.html").write_text(
         "<!doctype html><html><head><meta charset='utf-8'><title>gigmatch assignment report</title>"

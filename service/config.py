@@ -27,6 +27,12 @@ class Settings(BaseSettings):
     max_inflight : CPU-bound requests running at once; more wait up to ``queue_timeout_s``, then 503.
     events_refresh_s : how often ingested events reach the features (history, filled jobs).
     rerank_top : the model re-ranks this many heuristic-best eligible candidates (0 = all of them).
+    store : the store: a SQLite file path or ``postgresql://user:pass@host:port/db`` (issue #16); when
+        unset, ``db`` (the older name, kept as an alias).
+    follow_s : longest wait before a replica applies another replica's writes (the database's
+        notification usually wakes it sooner; SQLite is polled at this interval).
+    model_poll_s : how often each replica reads the registry's ``current`` pointer and loads a newly
+        promoted model (0 = never; ``POST /v1/models/reload`` still works).
     answer_loop : run the background answer loop in this process (replicas share it through a lease).
     answer_sla_s : every open case gets an answer within this many seconds of opening (3600).
     answer_tick_s : seconds between the answer loop's passes (1).
@@ -55,6 +61,10 @@ class Settings(BaseSettings):
     default_max_km: float = Field(DEFAULT_MAX_KM, gt=0)
     events_refresh_s: float = Field(2.0, gt=0, le=3600)
     rerank_top: int = Field(300, ge=0, le=100_000)
+    store: str | None = None
+    follow_s: float = Field(0.5, gt=0, le=60)
+    model_poll_s: float = Field(5.0, ge=0, le=3600)
+
     # the answer loop (issue #13; README "Every request gets an answer")
     answer_loop: bool = True
     answer_sla_s: float = Field(3600.0, gt=0)
@@ -65,6 +75,20 @@ class Settings(BaseSettings):
     webhook_url: str = ""
     webhook_secret: str = ""
     webhook_backoff_s: float = Field(1.0, gt=0, le=60)
+
+    @field_validator("store")
+    @classmethod
+    def _store_form(cls, value: str | None) -> str | None:
+        if value is not None and "://" in value and not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError(
+                f"GIGMATCH_STORE {value.split('://', 1)[0]}://...: expected a SQLite file path or a "
+                "postgresql://user:pass@host:port/dbname URL"
+            )
+        return value or None
+
+    def store_url(self) -> str:
+        """The store to open: ``store`` when set, else the SQLite file ``db``."""
+        return self.store if self.store else str(self.db)
 
     @field_validator("api_keys")
     @classmethod
