@@ -203,5 +203,7 @@ def test_exposure_discount_matches_the_binomial_expectation():
     from matcher.slates import exposure_discount
 
     p, k = np.array([0.0, 0.1, 0.5, 0.9, 1.0, 0.3]), np.array([3, 0, 2, 4, 2, 6])
-    expected = [sum(binom.pmf(n, kk, pp) / (1 + n) for n in range(kk + 1)) for pp, kk in zip(p, k, strict=True)]
+    expected = [
+        sum(binom.pmf(n, kk, pp) / (1 + n) for n in range(kk + 1)) for pp, kk in zip(p, k, strict=True)
+    ]
     assert np.allclose(exposure_discount(p, k), expected)
