@@ -82,8 +82,12 @@ def plan_job_slates(
     head_start_hours: float,
     now_s: float,
     events: pd.DataFrame | None = None,
+    blocked: np.ndarray | None = None,
 ) -> dict:
     """The ``POST /v1/slates`` answer for job rows ``rows`` of the snapshot (open or not).
+
+    ``blocked`` (bool, shape (n_workers,)) marks workers never offered: their case is closed without a
+    hire (issue #13).
 
     Returns
     -------
@@ -95,6 +99,9 @@ def plan_job_slates(
     open_rows = rows[snap.job_open[rows]]
     Jo = J.take(open_rows)
     q, w = snap.worker_index.within(Jo.lat, Jo.lon, max_km)
+    if blocked is not None and len(w):
+        keep = ~blocked[w]
+        q, w = q[keep], w[keep]
     batch = build_pairs(Jo, W, q, w, history=snap.history, asof_s=now_s, max_km=max_km)
     el = np.flatnonzero(batch.eligible)
     if scorer.is_model and len(el):  # two stages, as /v1/rank: the heuristic's best per job go to the model

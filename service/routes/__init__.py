@@ -1,6 +1,6 @@
 """The API's routers, one module per resource; ``service.app`` includes them in this order."""
 
-from service.routes import assign, events, health, models, rank, resources, slates, taxonomy
+from service.routes import assign, events, health, loop, models, rank, resources, slates, taxonomy
 
 ROUTERS = (
     health.router,
@@ -11,4 +11,5 @@ ROUTERS = (
     models.router,
     taxonomy.router,
     slates.router,
+    loop.router,
 )

@@ -70,6 +70,7 @@ def rank(body: RankRequest, state: StateDep, response: Response) -> dict:
             market_now(),
             timings,
             rerank_top=state.settings.rerank_top,
+            blocked=state.loop.cases.blocked_rows(snap.workers.ids),
             exposure_aware=body.exposure_aware,
         )
         # per-phase server time (ms) for clients and benchmarks; serialisation = total - these

@@ -55,5 +55,6 @@ def slates(body: SlatesRequest, state: StateDep) -> dict:
             head_start_hours=body.head_start_hours,
             now_s=market_now(),
             events=events,
+            blocked=state.loop.cases.blocked_rows(snap.workers.ids),
         )
         return {"model_version": state.scorer.version, **result}
