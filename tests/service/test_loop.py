@@ -212,6 +212,7 @@ class Receiver:
         self.secret, self.fail = secret, fail
         self.received: list[dict] = []
         self.attempts = 0
+        self.failures = 0
         self.bad_signatures = 0
         receiver = self
 
@@ -225,6 +226,7 @@ class Receiver:
                 receiver.bad_signatures += not ok
                 if receiver.fail > 0 or not ok:
                     receiver.fail -= 1
+                    receiver.failures += 1
                     self.send_response(503)
                     self.end_headers()
                     return
@@ -256,6 +258,7 @@ def test_webhook_gets_every_answer_once_its_endpoint_recovers(market, tmp_path):
             wait_for(lambda: len(feed(c)) >= 5)
             wait_for(lambda: receiver.attempts >= 3)
         srv.kill()  # mid-way: the outbox (feed + cursor) is on disk
+        receiver.fail = 2  # the endpoint is still failing when this process starts delivering
         srv = Server(db, **env)
         with srv.client() as c:
             c.put("/v1/workers/w_hook", json={"lat": 26.70, "lon": A, "skills": ["packaging"]})
@@ -266,13 +269,18 @@ def test_webhook_gets_every_answer_once_its_endpoint_recovers(market, tmp_path):
             got = [a["cursor"] for a in receiver.received]
             assert got == sorted(got)  # in order
             assert receiver.bad_signatures == 0
-            # the four failures before the restart were counted there; this process counts its own
-            metrics = c.get("/metrics").text
-            assert 'gigmatch_webhook_deliveries_total{outcome="delivered"}' in metrics
+            # the failures before the restart were counted there; this process counts its own two
+            metrics = {
+                line.split(" ")[0]: float(line.split(" ")[1])
+                for line in c.get("/metrics").text.splitlines()
+                if line.startswith("gigmatch_webhook_deliveries_total")
+            }
+            assert metrics['gigmatch_webhook_deliveries_total{outcome="failed"}'] == 2
+            assert metrics['gigmatch_webhook_deliveries_total{outcome="delivered"}'] >= 1
     finally:
         srv.stop()
         receiver.http.shutdown()
-    assert receiver.attempts >= len(whole) + 4
+    assert receiver.failures >= 3 + 2  # failed before the kill, and twice after the restart
 
 
 @pytest.mark.parametrize(
