@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 import threading
+from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from gigmatch.core.contract import load_market
+from gigmatch.core.contract import ContractError, load_market
 from models.scorer import Scorer, load_scorer
 from service.config import Settings
 from service.store import Store, open_store
@@ -28,11 +29,31 @@ class ServiceState:
     def __init__(self, settings: Settings):
         self.settings = settings
         self.keys = settings.keys()
+        # everything that can be refused without the store is checked before the store is opened, so a
+        # mistyped --model or --data leaves no empty database file behind
+        self.scorer: Scorer = load_scorer(settings.model)
+        if not self.scorer.is_model:
+            where = (
+                "no model configured" if settings.model is None else f"no trained model in {settings.model}"
+            )
+            log.info("%s: serving the heuristic scorer (%s, cold start)", where, self.scorer.version)
+        if settings.data is not None and not Path(settings.data).is_dir():
+            raise ContractError(
+                f"{settings.data}: "
+                + ("not a market folder" if Path(settings.data).exists() else "does not exist")
+            )
+        db_is_new = "://" not in str(settings.db) and not Path(settings.db).exists()
         self.store: Store = open_store(settings.db, events_refresh_s=settings.events_refresh_s)
         if settings.data is not None and self.store.counts()["workers"] == 0:
             log.info("seeding the empty store from %s", settings.data)
-            self.store.seed(load_market(settings.data))
-        self.scorer: Scorer = load_scorer(settings.model)
+            try:
+                self.store.seed(load_market(settings.data))
+            except BaseException:
+                self.store.close()
+                if db_is_new:  # a store this start created and could not seed is not left behind
+                    for suffix in ("", "-wal", "-shm"):
+                        Path(f"{settings.db}{suffix}").unlink(missing_ok=True)
+                raise
         self.model_lock = threading.Lock()
         self.work = threading.BoundedSemaphore(settings.max_inflight)
         self.metrics = CollectorRegistry()

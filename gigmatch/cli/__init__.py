@@ -12,19 +12,30 @@ import logging
 import sys
 
 from gigmatch.cli import assign, data, ranker, serve
-from gigmatch.cli._common import CLIError
+from gigmatch.cli._common import CLIError, Parser
 from gigmatch.core.contract import ContractError
 
 COMMANDS = (data, assign, ranker, serve)
 
 
+def package_version() -> str:
+    """The installed distribution's version (the source tree's when it is not installed)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("gigmatch")
+    except PackageNotFoundError:
+        from gigmatch import __version__
+
+        return __version__
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
-    parser = argparse.ArgumentParser(
-        prog="gigmatch", description="Matching engine for casual-labour markets."
-    )
+    parser = Parser(prog="gigmatch", description="Matching engine for casual-labour markets.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="version", version=f"gigmatch {package_version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in COMMANDS:
         module.register(sub)
     return parser

@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from gigmatch.cli._common import CLIError, positive_int
+from gigmatch.cli._common import CLIError, existing_dir, model_path, positive_int
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -18,6 +18,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     import uvicorn
 
+    from models.registry import RegistryError
     from service.app import create_app
     from service.config import Settings
 
@@ -36,6 +37,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         settings = Settings(**overrides)
         app = create_app(settings)
+    except RegistryError as exc:  # the one rule of models.scorer.load_scorer, named by flag or variable
+        raise CLIError(f"{'--model' if args.model is not None else 'GIGMATCH_MODEL'} {exc}") from None
     except (ValueError, OSError) as exc:
         raise CLIError(str(exc).splitlines()[0]) from None
     state = app.state.gigmatch
@@ -59,11 +62,25 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def register(sub) -> None:
     """Add this module\'s commands to the subcommand parsers ``sub``."""
-    p = sub.add_parser("serve", help="run the scoring API over the embedded SQLite store")
-    p.add_argument("--data", type=Path, help="market folder that seeds an empty store")
-    p.add_argument("--model", type=Path, help="model registry or version folder (default: heuristic)")
-    p.add_argument("--db", type=Path, help="SQLite store file (default gigmatch.db)")
-    p.add_argument("--host")
-    p.add_argument("--port", type=positive_int)
+    p = sub.add_parser(
+        "serve",
+        help="run the scoring API over the embedded SQLite store",
+        description="Serve the API (rank, recommend, events, workers/jobs, assign, models) over the "
+        "store. Each flag overrides its GIGMATCH_* environment variable; API keys come from "
+        "GIGMATCH_API_KEYS (or --demo).",
+    )
+    p.add_argument(
+        "--data",
+        type=existing_dir,
+        help="market folder that seeds an empty store (ignored once the store holds workers)",
+    )
+    p.add_argument(
+        "--model",
+        type=model_path,
+        help="model registry or version folder; without it the heuristic scorer (cold start)",
+    )
+    p.add_argument("--db", type=Path, help="SQLite store file (created if missing); default gigmatch.db")
+    p.add_argument("--host", help="address to listen on; default 127.0.0.1")
+    p.add_argument("--port", type=positive_int, help="port to listen on; default 8000")
     p.add_argument("--demo", action="store_true", help="accept the published demo API keys")
     p.set_defaults(func=cmd_serve)

@@ -122,6 +122,34 @@ def test_events_are_idempotent(server):
         assert r.status_code == 422 and "rating" in r.json()["detail"]
 
 
+def test_events_about_unknown_workers_or_jobs_are_refused_naming_the_row(server):
+    # issue #20: {"worker_id": "nobody"} was accepted while `validate` refuses the same row in a file
+    ev = {"ts": "2026-11-20T09:00:00", "job_id": "j000001", "worker_id": "w000001", "event": "shown"}
+    with server.client() as c:
+        batch = [{**ev, "event_id": f"u-{i}"} for i in range(500)]
+        batch[321] = {**ev, "worker_id": "nobody", "event_id": "u-321"}
+        batch[400] = {**ev, "job_id": "no-such-job", "event_id": "u-400"}
+        r = c.post("/v1/events", json={"events": batch})
+        assert r.status_code == 422
+        assert r.json()["detail"] == "events.321.worker_id: unknown worker 'nobody'"
+        assert r.json()["errors"][0]["loc"] == ["body", "events", 321, "worker_id"]
+        batch[321] = {**ev, "event_id": "u-321"}
+        r = c.post("/v1/events", json={"events": batch})
+        assert r.status_code == 422 and r.json()["detail"] == "events.400.job_id: unknown job 'no-such-job'"
+        # nothing of a refused batch was stored: the same batch, corrected, is accepted in full
+        batch[400] = {**ev, "event_id": "u-400"}
+        assert c.post("/v1/events", json={"events": batch}).json() == {"accepted": 500, "duplicates": 0}
+        # a worker stored through the API is known from the next request on; once deleted, not any more
+        assert (
+            c.put("/v1/workers/late-comer", json={"lat": 26.7, "lon": 117.4, "skills": []}).status_code == 200
+        )
+        late = {**ev, "worker_id": "late-comer", "event_id": "late-1"}
+        assert c.post("/v1/events", json={"events": [late]}).json() == {"accepted": 1, "duplicates": 0}
+        assert c.delete("/v1/workers/late-comer").status_code == 200
+        r = c.post("/v1/events", json={"events": [{**late, "event_id": "late-2"}]})
+        assert r.status_code == 422 and "unknown worker 'late-comer'" in r.json()["detail"]
+
+
 def test_put_delete_and_recommend_never_shows_deleted_jobs(server):
     with server.client() as c:
         worker = {
