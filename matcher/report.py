@@ -64,19 +64,37 @@ def _plots(result: AssignmentResult, seed: int = 0) -> list[tuple[str, str]]:
     out.append(("Distance", _png(fig)))
     fig, axes = plt.subplots(1, 2, figsize=(13, 3.5))
     fig.subplots_adjust(wspace=0.8)
-    for ax, (title, counts) in zip(
+    unfilled, unmatched = result.unfilled_jobs, result.unmatched_workers
+    # jobs, like unfilled_jobs.csv and the summary's unfilled_reasons beside it; the open slots in the title
+    for ax, (title, unit, counts) in zip(
         axes,
         (
-            ("Unfilled slots by reason", result.unfilled_jobs.groupby("reason")["open_slots"].sum()),
-            ("Unmatched workers by reason", result.unmatched_workers["reason"].value_counts()),
+            (
+                f"Unfilled jobs by reason ({len(unfilled)} jobs, {int(unfilled['open_slots'].sum())} open slots)",
+                "jobs with open slots",
+                unfilled["reason"].value_counts(),
+            ),
+            (
+                f"Unmatched workers by reason ({len(unmatched)})",
+                "workers",
+                unmatched["reason"].value_counts(),
+            ),
         ),
         strict=True,
     ):
         counts = counts.sort_values()
         ax.barh(list(counts.index), counts.to_numpy(), color="#ff7f0e")
         ax.set_title(title)
+        ax.set_xlabel(unit)
     out.append(("Reasons", _png(fig)))
     return out
+
+
+# what the report's summary rows count, where the key alone does not say
+SUMMARY_UNITS = {
+    "unfilled_reasons": " (jobs per reason)",
+    "unmatched_reasons": " (workers per reason)",
+}
 
 
 def write_outputs(result: AssignmentResult, out_dir: str | Path) -> Path:
@@ -102,7 +120,7 @@ def write_outputs(result: AssignmentResult, out_dir: str | Path) -> Path:
     result.unmatched_workers.to_csv(out / "unmatched_workers.csv", index=False)
     (out / "summary.json").write_text(json.dumps(result.summary, ensure_ascii=False, indent=1, default=str))
     rows = "".join(
-        f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>"
+        f"<tr><th>{html.escape(str(k))}{SUMMARY_UNITS.get(k, '')}</th><td>{html.escape(str(v))}</td></tr>"
         for k, v in result.summary.items()
     )
     figs = "".join(f"<h2>{t}</h2><img src='{src}' alt='{t}'>" for t, src in _plots(result))

@@ -14,6 +14,7 @@ import sys
 from gigmatch.cli import assign, data, ranker, serve
 from gigmatch.cli._common import CLIError, Parser
 from gigmatch.core.contract import ContractError
+from gigmatch.core.threads import configure_threads
 
 COMMANDS = (data, assign, ranker, serve)
 
@@ -45,6 +46,11 @@ def main(argv: list[str] | None = None) -> int:
     """Run one subcommand; returns the exit code (0 ok, 2 a user error in one line, 130 interrupted)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    try:  # before any command loads LightGBM: passive OpenMP waiting, pools sized to GIGMATCH_THREADS
+        configure_threads()
+    except ValueError as exc:
+        print(f"gigmatch {args.command}: error: {exc}", file=sys.stderr)
+        return 2
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

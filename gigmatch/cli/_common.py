@@ -8,6 +8,8 @@ import logging
 import math
 from pathlib import Path
 
+from gigmatch.core.threads import thread_budget, worker_environment
+
 log = logging.getLogger("gigmatch")
 
 
@@ -145,7 +147,18 @@ def dask_client(address: str | None):
     except ImportError:
         raise CLIError("--dask needs the dask extra: pip install 'gigmatch[dask]'") from None
     if address == "local":
-        return Client(LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None))
+        # one single-threaded worker process per thread of this process's budget (at least 2, so the
+        # run is really spread), each told its size: LightGBM's Dask trainer gives each worker its
+        # nthreads, and passive OpenMP waiting keeps the workers from spinning on each other's cores
+        n_workers = max(2, thread_budget())
+        cluster = LocalCluster(
+            n_workers=n_workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            env=worker_environment(1),
+        )
+        return Client(cluster)
     return Client(address)
 
 

@@ -11,11 +11,9 @@ from gigmatch.cli._common import CLIError, existing_dir, model_path, positive_in
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """``gigmatch serve``: the API under uvicorn."""
-    import os
-
     # LightGBM's OpenMP threads otherwise spin after every predict, taking a core from the requests
-    # (measured: about 48 -> 65 req/s on 2 cores). Set before LightGBM is loaded; an explicit value wins.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    # (measured: about 48 -> 65 req/s on 2 cores): gigmatch.cli.main has set OMP_WAIT_POLICY=PASSIVE
+    # (gigmatch.core.threads.configure_threads) before anything loaded LightGBM; an explicit value wins.
     import uvicorn
 
     from models.registry import RegistryError

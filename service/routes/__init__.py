@@ -1,6 +1,6 @@
 """The API's routers, one module per resource; ``service.app`` includes them in this order."""
 
-from service.routes import assign, events, health, models, rank, resources, taxonomy
+from service.routes import assign, docs, events, health, models, rank, resources, taxonomy
 
 ROUTERS = (
     health.router,
@@ -10,4 +10,5 @@ ROUTERS = (
     assign.router,
     models.router,
     taxonomy.router,
+    docs.router,
 )
