@@ -1,5 +1,6 @@
-"""Candidate retrieval, constraints and the exact assignment solver."""
+"""Candidate retrieval, constraints, the exact assignment solver and capacity-aware slates."""
 
+from matcher.slates import plan_slates
 from matcher.solver import solve_assignment
 
-__all__ = ["solve_assignment"]
+__all__ = ["plan_slates", "solve_assignment"]

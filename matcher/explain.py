@@ -35,33 +35,12 @@ from features.encode import JobTable, WorkerTable
 from features.history import WorkerHistory
 from features.pairs import PairBatch, build_pairs
 from gigmatch.core.taxonomy import Taxonomy
+from gigmatch.core.wording import plural, verb, with_article  # the English helpers of these templates
 from matcher.retrieval import GeoIndex
 
+__all__ = ["plural", "verb", "with_article"]  # and the message builders below
+
 SUGGESTION_JOBS_PER_WORKER = 30  # nearest jobs examined per unmatched worker for "what would change"
-
-
-def plural(count: float, singular: str, plural_form: str | None = None) -> str:
-    """``count`` and the noun agreeing with it: ``1 job``, ``3 jobs``, ``1.5 years``, ``0 workers``.
-
-    Only a count of exactly one is singular; ``plural_form`` defaults to ``singular + "s"``.
-    """
-    noun = singular if count == 1 else (plural_form or singular + "s")
-    return f"{count:g} {noun}"
-
-
-def verb(count: float, singular: str, plural_form: str) -> str:
-    """The verb agreeing with ``count`` subjects: ``verb(1, "lacks", "lack") == "lacks"``."""
-    return singular if count == 1 else plural_form
-
-
-def with_article(phrase: str) -> str:
-    """``phrase`` with ``a`` or ``an`` before it, by its first letter: ``an electrician_cert certificate``.
-
-    A Latin vowel letter takes ``an``; everything else (consonants, digits, Chinese) takes ``a``.
-    Spelling, not sound, decides (``a uniform``-type exceptions are rare in trade and certificate codes).
-    """
-    first = phrase.lstrip()[:1].lower()
-    return f"{'an' if first in 'aeiou' and first else 'a'} {phrase}"
 
 
 def _per_job(pj: np.ndarray, n: int, mask: np.ndarray) -> np.ndarray:

@@ -11,12 +11,12 @@ import argparse
 import logging
 import sys
 
-from gigmatch.cli import assign, data, ranker, serve
+from gigmatch.cli import assign, data, ranker, replay, serve
 from gigmatch.cli._common import CLIError, Parser
 from gigmatch.core.contract import ContractError
 from gigmatch.core.threads import configure_threads
 
-COMMANDS = (data, assign, ranker, serve)
+COMMANDS = (data, assign, ranker, serve, replay)
 
 
 def package_version() -> str:
@@ -46,10 +46,12 @@ def main(argv: list[str] | None = None) -> int:
     """Run one subcommand; returns the exit code (0 ok, 2 a user error in one line, 130 interrupted)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    # errors name the command as typed: `gigmatch models promote: error: ...`
+    name = " ".join(filter(None, (args.command, getattr(args, "action", None))))
     try:  # before any command loads LightGBM: passive OpenMP waiting, pools sized to GIGMATCH_THREADS
         configure_threads()
     except ValueError as exc:
-        print(f"gigmatch {args.command}: error: {exc}", file=sys.stderr)
+        print(f"gigmatch {name}: error: {exc}", file=sys.stderr)
         return 2
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
@@ -58,8 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except (ContractError, CLIError, ValueError, FileNotFoundError, RuntimeError) as exc:
-        print(f"gigmatch {args.command}: error: {exc}", file=sys.stderr)
+        print(f"gigmatch {name}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"gigmatch {args.command}: interrupted", file=sys.stderr)
+        print(f"gigmatch {name}: interrupted", file=sys.stderr)
         return 130

@@ -23,6 +23,8 @@ from matcher.objectives import DEFAULT_OBJECTIVE, OBJECTIVES
 
 def cmd_assign(args: argparse.Namespace) -> int:
     """``gigmatch assign``: the batch run over a market folder, with its outputs and report."""
+    if args.dask or args.partition_km is not None:
+        return _assign_partitioned(args)
     from rich.progress import Progress
 
     from gigmatch.core.contract import load_market
@@ -59,6 +61,59 @@ def cmd_assign(args: argparse.Namespace) -> int:
     print(
         f"filled {s['filled']}/{s['slots']} slots ({s['fill_rate']:.1%}), mean distance {s['mean_distance_km']} km, "
         f"solver {s['solver_seconds']} s, model {s['model_version']} -> {args.out}"
+    )
+    return 0
+
+
+def _assign_partitioned(args: argparse.Namespace) -> int:
+    """The partitioned run (:mod:`matcher.partition`): on ``--dask``, or in this process with only
+    ``--partition-km``; a progress bar per stage counts partitions, and each finished partition's
+    figures show beside it."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from gigmatch.core.contract import load_market
+    from matcher.partition import DEFAULT_PARTITION_KM, run_partitioned
+
+    partition_km = args.partition_km if args.partition_km is not None else DEFAULT_PARTITION_KM
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[detail]}"),
+    )
+    with Progress(*columns, transient=True, disable=not sys.stderr.isatty()) as progress:
+        tasks: dict[str, int] = {}
+
+        def step(stage: str, done: int, total: int, detail: str = "") -> None:
+            if stage not in tasks:
+                tasks[stage] = progress.add_task(stage, total=total, detail="")
+            progress.update(tasks[stage], completed=done, total=total, detail=detail)
+
+        market = load_market(args.data)
+        client = dask_client(args.dask)
+        try:
+            s = run_partitioned(
+                market,
+                args.out,
+                model=args.model,
+                partition_km=partition_km,
+                max_km=args.max_km,
+                objective=args.objective,
+                worker_capacity=args.worker_capacity,
+                min_score=args.min_score,
+                candidates_per_slot=args.candidates_per_slot,
+                client=client,
+                progress=step,
+            )
+        finally:
+            if client is not None:
+                client.close()
+    proven = all(g["certified"] for r in s["reconciliation"] for g in r["groups"])
+    print(
+        f"filled {s['filled']}/{s['slots']} slots ({s['fill_rate']:.1%}), mean distance {s['mean_distance_km']} km, "
+        f"{len(s['partitions'])} partitions of {partition_km:g} km ({'optimum proven' if proven else 'solved whole where unproven'}), "
+        f"{s['total_seconds']} s, driver peak {s['driver_peak_rss_mb']:.0f} MB, model {s['model_version']} -> {args.out}"
     )
     return 0
 
@@ -104,6 +159,13 @@ def register(sub) -> None:
         "--dask",
         metavar="local|SCHEDULER_ADDRESS",
         default=None,
-        help="solve on a Dask cluster: 'local' starts one on this machine; default: in this process",
+        help="run partitioned on a Dask cluster (local: a LocalCluster on this machine, one single-threaded "
+        "worker process per CPU given, at least 2); default: in this process",
+    )
+    p.add_argument(
+        "--partition-km",
+        type=positive_float,
+        default=None,
+        help="grid cell side for the partitioned run (default 50 with --dask; alone: partitions run here, one by one)",
     )
     p.set_defaults(func=cmd_assign)

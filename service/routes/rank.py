@@ -20,7 +20,12 @@ from service.schemas import (
 router = APIRouter(prefix="/v1", tags=["ranking"], dependencies=[BackendAuth], responses=ERROR_RESPONSES)
 
 
-@router.post("/rank", response_model=RankResponse, summary="Rank candidate workers for a job")
+@router.post(
+    "/rank",
+    response_model=RankResponse,
+    response_model_exclude_unset=True,  # p_match / offers_held only with exposure_aware
+    summary="Rank candidate workers for a job",
+)
 def rank(body: RankRequest, state: StateDep, response: Response) -> dict:
     """Rank the workers who may take a job, best first, each with a few reasons.
 
@@ -29,7 +34,8 @@ def rank(body: RankRequest, state: StateDep, response: Response) -> dict:
     break a hard constraint (blacklisted employer, missing or expired certificate, no matching
     skill, beyond the worker's travel limit or the radius) are never listed; ``excluded`` counts them
     by reason (``unknown_worker`` counts candidate ids that are not stored). When nobody is listed,
-    ``message`` says why.
+    ``message`` says why. With ``exposure_aware`` the order is the calibrated P(completed) discounted
+    for the offers each worker already holds (shows of the last 24 h), given as ``p_match``.
 
     The ``Server-Timing`` header gives the time spent per phase (retrieval, features, model).
     404 for an unknown ``job_id``; 503 when the server is busy (retry after ``Retry-After`` seconds).
@@ -61,6 +67,7 @@ def rank(body: RankRequest, state: StateDep, response: Response) -> dict:
             market_now(),
             timings,
             rerank_top=state.settings.rerank_top,
+            exposure_aware=body.exposure_aware,
         )
         # per-phase server time (ms) for clients and benchmarks; serialisation = total - these
         response.headers["Server-Timing"] = (

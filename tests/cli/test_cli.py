@@ -37,6 +37,7 @@ SUBCOMMANDS = [
     ["evaluate"],
     ["score"],
     ["serve"],
+    ["replay"],
     ["models"],
     ["models", "list"],
     ["models", "promote"],
