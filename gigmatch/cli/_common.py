@@ -139,7 +139,7 @@ class StageProgress:
 
 
 def dask_client(address: str | None):
-    """A Dask client: ``local`` starts a LocalCluster of two worker processes; None without an address."""
+    """A Dask client: ``local`` starts a sized LocalCluster on this machine; None without an address."""
     if not address:
         return None
     try:
