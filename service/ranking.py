@@ -111,6 +111,7 @@ def rank_job(
     timings: dict | None = None,
     rerank_top: int = 0,
     exposure_aware: bool = False,
+    blocked: np.ndarray | None = None,
 ) -> tuple[list[dict], dict[str, int], str | None]:
     """(top candidates, excluded counts, why there is none or None) for job row ``j`` of ``jobs``.
 
@@ -118,7 +119,9 @@ def rank_job(
     ``exposure_aware`` the ranked rows are ordered by their calibrated P(completed) discounted for the
     offers each worker holds (shows of the last :data:`EXPOSURE_WINDOW_HOURS`;
     :func:`matcher.slates.exposure_discount`), and each candidate carries ``p_match`` and
-    ``offers_held``; without it nothing of this runs.
+    ``offers_held``; without it nothing of this runs. ``blocked`` (bool, shape (n_workers,)) marks
+    workers never ranked: their case is closed without a hire (counted as ``case_closed`` in the
+    excluded counts).
     """
     W = snap.workers
     t0 = time.perf_counter()
@@ -126,6 +129,11 @@ def rank_job(
         _, w = snap.worker_index.within(jobs.lat[j : j + 1], jobs.lon[j : j + 1], max_km)
     else:
         w = candidate_rows
+    n_blocked = 0
+    if blocked is not None and len(w):
+        keep = ~blocked[w]
+        n_blocked = int(len(w) - keep.sum())
+        w = w[keep]
     t1 = time.perf_counter()
     batch: PairBatch = build_pairs(
         jobs, W, np.full(len(w), j), w, history=snap.history, asof_s=asof_s, max_km=max_km
@@ -163,7 +171,10 @@ def rank_job(
             message = f"no worker lives within {max_km:g} km of the job"
         else:
             message = explain_exclusions(jobs, j, batch, np.arange(len(w)), snap.taxonomy, max_km)
-    return out, count_reasons(batch.reason), message
+    excluded = count_reasons(batch.reason)
+    if n_blocked:
+        excluded["case_closed"] = n_blocked
+    return out, excluded, message
 
 
 def recommend_jobs(

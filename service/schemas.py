@@ -109,6 +109,18 @@ def _list_cell(table: str, column: str):
     return check
 
 
+def _hours_cell(table: str, column: str):
+    """Weekly windows are checked and normalised by the contract (:mod:`gigmatch.core.hours`)."""
+
+    def check(text: str) -> str:
+        try:
+            return validate_cell(table, column, text)
+        except ContractError as exc:
+            raise ValueError(str(exc).split(": ", 1)[-1]) from None
+
+    return check
+
+
 def _annotation(table: str, col: Column) -> Any:
     """The pydantic type of one contract column (bounds, enum, time rule, token grammar)."""
     kind = col.kind
@@ -116,6 +128,8 @@ def _annotation(table: str, col: Column) -> Any:
         return Id
     if kind == "str":
         return Text
+    if kind == "hours":  # weekly windows: the contract's own parser checks them
+        return Annotated[str, Field(max_length=MAX_ID_LENGTH), AfterValidator(_hours_cell(table, col.name))]
     if kind in ("float", "int"):
         bounds = {k: v for k, v in (("ge", col.lo), ("le", col.hi)) if v is not None}
         if kind == "float":

@@ -9,11 +9,76 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from gigmatch.core.contract import ContractError, load_market
+from models.registry import Registry, RegistryError
 from models.scorer import Scorer, load_scorer
 from service.config import Settings
+from service.loop.hub import LoopService
 from service.store import Store, open_store
 
 log = logging.getLogger("gigmatch.service")
+
+
+def check_paths(settings: Settings) -> None:
+    """Refuse a model or market path that does not exist before any store is opened (issue #20).
+
+    Raises
+    ------
+    models.registry.RegistryError
+        ``settings.model`` does not exist (:func:`models.scorer.load_scorer`'s rule).
+    gigmatch.core.contract.ContractError
+        ``settings.data`` does not exist or is not a folder.
+    """
+    if settings.model is not None and not Path(settings.model).exists():
+        raise RegistryError(
+            f"{settings.model}: does not exist (give a model registry or version folder, or no model)"
+        )
+    if settings.data is not None and not Path(settings.data).is_dir():
+        raise ContractError(
+            f"{settings.data}: "
+            + ("not a market folder" if Path(settings.data).exists() else "does not exist")
+        )
+
+
+def new_store_file(url: str) -> Path | None:
+    """The SQLite file that opening ``url`` would create, or None (it exists, or the store is a server)."""
+    return None if "://" in url or Path(url).exists() else Path(url)
+
+
+def remove_store_file(path: Path | None) -> None:
+    """Remove a SQLite store file this start created, its WAL files and the lock files opening it made
+    (``NAME.migrate.lock``, ``NAME.seed.lock``): a failed start leaves nothing behind."""
+    if path is not None:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        for lock in path.parent.glob(f"{path.name}.*.lock"):
+            lock.unlink(missing_ok=True)
+
+
+def seed_store(settings: Settings) -> tuple[dict[str, int], str]:
+    """Open the store once (migrating it), seed it from ``settings.data`` when it has no workers (under
+    the store's lock, so replicas starting together seed once), close it; returns its row counts and
+    its URL (without a password). A store file this call created is removed again if seeding fails."""
+    check_paths(settings)
+    created = new_store_file(settings.store_url())
+    store = open_store(settings.store_url(), events_refresh_s=settings.events_refresh_s)
+    seeded = False
+    try:
+        _seed_once(store, settings)
+        seeded = True
+        return store.counts(), store.repo.url
+    finally:
+        store.close()
+        if not seeded:
+            remove_store_file(created)
+
+
+def _seed_once(store: Store, settings: Settings) -> None:
+    if settings.data is None:
+        return
+    with store.repo.exclusive("seed"):
+        if store.counts()["workers"] == 0:
+            log.info("seeding the empty store from %s", settings.data)
+            store.seed(load_market(settings.data))
 
 
 class ServiceState:
@@ -31,29 +96,23 @@ class ServiceState:
         self.keys = settings.keys()
         # everything that can be refused without the store is checked before the store is opened, so a
         # mistyped --model or --data leaves no empty database file behind
+        check_paths(settings)
         self.scorer: Scorer = load_scorer(settings.model)
         if not self.scorer.is_model:
             where = (
                 "no model configured" if settings.model is None else f"no trained model in {settings.model}"
             )
             log.info("%s: serving the heuristic scorer (%s, cold start)", where, self.scorer.version)
-        if settings.data is not None and not Path(settings.data).is_dir():
-            raise ContractError(
-                f"{settings.data}: "
-                + ("not a market folder" if Path(settings.data).exists() else "does not exist")
-            )
-        db_is_new = "://" not in str(settings.db) and not Path(settings.db).exists()
-        self.store: Store = open_store(settings.db, events_refresh_s=settings.events_refresh_s)
-        if settings.data is not None and self.store.counts()["workers"] == 0:
-            log.info("seeding the empty store from %s", settings.data)
-            try:
-                self.store.seed(load_market(settings.data))
-            except BaseException:
-                self.store.close()
-                if db_is_new:  # a store this start created and could not seed is not left behind
-                    for suffix in ("", "-wal", "-shm"):
-                        Path(f"{settings.db}{suffix}").unlink(missing_ok=True)
-                raise
+        settings.webhook()  # a bad webhook setting stops the start with one line, before the store opens
+        created = new_store_file(settings.store_url())
+        self.store: Store = open_store(settings.store_url(), events_refresh_s=settings.events_refresh_s)
+        self.store.follow_s = settings.follow_s
+        try:
+            _seed_once(self.store, settings)  # replicas starting together: one seeds, the others find it full
+        except BaseException:
+            self.store.close()
+            remove_store_file(created)
+            raise
         self.model_lock = threading.Lock()
         self.work = threading.BoundedSemaphore(settings.max_inflight)
         self.metrics = CollectorRegistry()
@@ -77,6 +136,42 @@ class ServiceState:
         self.model_info.labels(self.scorer.version).set(1)
         self.store.snapshot()  # build the read cache before the first request
         self.store.start_refresher()
+        self.store.start_follower()  # other replicas' writes (and this process's other workers')
+        # the answer loop (事事有回音): cases, answers in the background, feed and webhook
+        self.loop = LoopService(self.store, lambda: self.scorer, settings, self.metrics)
+        self.loop.start()
+        self._stop = threading.Event()
+        self._refused_version: str | None = None
+        if settings.model is not None and settings.model_poll_s > 0:
+            threading.Thread(
+                target=self._follow_registry, name="gigmatch-model-follower", daemon=True
+            ).start()
+
+    def _follow_registry(self) -> None:
+        """Every ``model_poll_s``: load the registry's ``current`` model when it is not the one served
+        (a promotion or rollback made anywhere reaches every replica). A version that fails to load is
+        logged once and not retried until ``current`` changes again; the old model keeps serving."""
+        registry = Registry(self.settings.model)
+        while not self._stop.wait(self.settings.model_poll_s):
+            try:
+                current = registry.current() if registry.is_registry else None
+                if current is None or current in (self.scorer.version, self._refused_version):
+                    continue
+                scorer = load_scorer(self.settings.model)  # built fully before the swap
+                if scorer.version != self.scorer.version:
+                    previous = self.swap_model(scorer)
+                    log.info(
+                        "serving model %s (was %s): the registry's current changed", scorer.version, previous
+                    )
+            except Exception as exc:
+                self._refused_version = current
+                log.warning("model %s not loaded, still serving %s: %s", current, self.scorer.version, exc)
+
+    def close(self) -> None:
+        """Stop the background threads and close the store."""
+        self._stop.set()
+        self.loop.stop()  # before the store: a tick in progress writes to it
+        self.store.close()
 
     def swap_model(self, scorer: Scorer) -> str:
         """Serve ``scorer`` from now on; returns the previous version."""

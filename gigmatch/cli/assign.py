@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
 from gigmatch.cli._common import (
+    CLIError,
     StageProgress,
+    checked,
     dask_client,
     existing_dir,
     finite_float,
@@ -20,9 +23,15 @@ from gigmatch.cli._common import (
 from gigmatch.core.defaults import CANDIDATES_PER_SLOT, DEFAULT_MAX_KM
 from matcher.objectives import DEFAULT_OBJECTIVE, OBJECTIVES
 
+nonneg_float = checked(float, lambda v: math.isfinite(v) and v >= 0, "0 or more", "a number")
+
 
 def cmd_assign(args: argparse.Namespace) -> int:
     """``gigmatch assign``: the batch run over a market folder, with its outputs and report."""
+    if args.horizon_days is not None and (args.dask or args.partition_km is not None):
+        raise CLIError(
+            "--dask/--partition-km are not supported with --horizon-days (the multi-day MIP runs in one process)"
+        )
     if args.dask or args.partition_km is not None:
         return _assign_partitioned(args)
     from rich.progress import Progress
@@ -30,6 +39,7 @@ def cmd_assign(args: argparse.Namespace) -> int:
     from gigmatch.core.contract import load_market
     from matcher.batch import run_batch
     from matcher.report import write_outputs
+    from matcher.shifts import run_shifts
 
     stages = ["load", "encode", "retrieve", "features", "score", "solve", "explain", "write"]
     with Progress(transient=True, disable=not sys.stderr.isatty()) as progress:
@@ -41,17 +51,33 @@ def cmd_assign(args: argparse.Namespace) -> int:
         scorer = scorer_for(args.model)
         client = dask_client(args.dask)
         try:
-            result = run_batch(
-                market,
-                scorer,
-                max_km=args.max_km,
-                objective=args.objective,
-                worker_capacity=args.worker_capacity,
-                min_score=args.min_score,
-                candidates_per_slot=args.candidates_per_slot,
-                client=client,
-                progress=step,
-            )
+            if args.horizon_days is not None:  # multi-day run with time (matcher.shifts)
+                result = run_shifts(
+                    market,
+                    scorer,
+                    horizon_days=args.horizon_days,
+                    gap_minutes=args.gap_minutes,
+                    time_limit_s=args.time_limit_s,
+                    max_km=args.max_km,
+                    objective=args.objective,
+                    worker_capacity=args.worker_capacity,
+                    min_score=args.min_score,
+                    candidates_per_slot=args.candidates_per_slot,
+                    asof_s=_day_start(args.horizon_start),
+                    progress=step,
+                )
+            else:
+                result = run_batch(
+                    market,
+                    scorer,
+                    max_km=args.max_km,
+                    objective=args.objective,
+                    worker_capacity=1 if args.worker_capacity is None else args.worker_capacity,
+                    min_score=args.min_score,
+                    candidates_per_slot=args.candidates_per_slot,
+                    client=client,
+                    progress=step,
+                )
         finally:
             if client is not None:
                 client.close()
@@ -62,6 +88,12 @@ def cmd_assign(args: argparse.Namespace) -> int:
         f"filled {s['filled']}/{s['slots']} slots ({s['fill_rate']:.1%}), mean distance {s['mean_distance_km']} km, "
         f"solver {s['solver_seconds']} s, model {s['model_version']} -> {args.out}"
     )
+    if "method" in s:
+        print(
+            f"method {s['method']}, optimality gap {s['optimality_gap']}, bound {s['bound']} ({s['solver_status']})"
+        )
+        for d in s["per_day"]:
+            print(f"  {d['day']}: {d['filled']}/{d['slots']} slots, {d['workers']} workers")
     return 0
 
 
@@ -100,7 +132,7 @@ def _assign_partitioned(args: argparse.Namespace) -> int:
                 partition_km=partition_km,
                 max_km=args.max_km,
                 objective=args.objective,
-                worker_capacity=args.worker_capacity,
+                worker_capacity=1 if args.worker_capacity is None else args.worker_capacity,
                 min_score=args.min_score,
                 candidates_per_slot=args.candidates_per_slot,
                 client=client,
@@ -116,6 +148,18 @@ def _assign_partitioned(args: argparse.Namespace) -> int:
         f"{s['total_seconds']} s, driver peak {s['driver_peak_rss_mb']:.0f} MB, model {s['model_version']} -> {args.out}"
     )
     return 0
+
+
+def _day_start(text: str | None) -> float | None:
+    """``YYYY-MM-DD`` -> its midnight in market seconds since the epoch; None stays None (today)."""
+    if text is None:
+        return None
+    import pandas as pd
+
+    try:
+        return pd.Timestamp(pd.Timestamp(text).date()).value / 1e9
+    except ValueError:
+        raise CLIError(f"--horizon-start: {text!r} is not a date YYYY-MM-DD") from None
 
 
 def register(sub) -> None:
@@ -141,7 +185,10 @@ def register(sub) -> None:
         help="fill: most slots filled, then best total score; weight: best total score",
     )
     p.add_argument(
-        "--worker-capacity", type=nonneg_int, default=1, help="jobs one worker may be given in the run"
+        "--worker-capacity",
+        type=nonneg_int,
+        default=None,
+        help="jobs per worker (default 1; with --horizon-days: no limit beyond time)",
     )
     p.add_argument(
         "--min-score",
@@ -167,5 +214,23 @@ def register(sub) -> None:
         type=positive_float,
         default=None,
         help="grid cell side for the partitioned run (default 50 with --dask; alone: partitions run here, one by one)",
+    )
+    p.add_argument(
+        "--horizon-days",
+        type=positive_int,
+        default=None,
+        help="assign every job starting in the next N days with time: no overlaps, hours, daily caps",
+    )
+    p.add_argument(
+        "--gap-minutes", type=nonneg_float, default=30.0, help="minimum time between two jobs of a worker"
+    )
+    p.add_argument(
+        "--time-limit-s", type=positive_float, default=60.0, help="MIP time limit; the proven gap is reported"
+    )
+    p.add_argument(
+        "--horizon-start",
+        metavar="YYYY-MM-DD",
+        default=None,
+        help="first day of the horizon (market time); default today",
     )
     p.set_defaults(func=cmd_assign)

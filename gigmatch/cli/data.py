@@ -33,6 +33,16 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         start=args.start,
         shown_per_job=args.shown_per_job,
     )
+    from gigmatch.sim.province import find_province, write_province_simulation
+
+    counties = find_province(args.region)
+    if counties is not None:  # a province: its counties one by one, appended (bounded memory)
+        summary = write_province_simulation(config, counties, args.out, fmt=args.format, taxonomy=taxonomy)
+        print(
+            f"simulated {summary['province']} ({len(summary['counties'])} counties): {summary['workers']} workers, "
+            f"{summary['jobs']} jobs, {summary['events']} events -> {args.out}"
+        )
+        return 0
     summary = write_simulation(config, args.out, fmt=args.format, taxonomy=taxonomy)
     print(
         f"simulated {summary['region']['full_name']}: {summary['workers']} workers, {summary['jobs']} jobs, "
@@ -79,7 +89,11 @@ def register(sub) -> None:
         description="Simulate a county's casual-labour market: workers, jobs, employers, a 30-day event "
         "log and, beside the market, the oracle's true probabilities (truth/oracle.csv). Seeded.",
     )
-    p.add_argument("--region", default="将乐县", help="county or district name, full name or adcode")
+    p.add_argument(
+        "--region",
+        default="将乐县",
+        help="county or district name, full name or adcode; or a province (四川省): all its counties",
+    )
     p.add_argument("--workers", type=positive_int, default=10_000, help="number of workers")
     p.add_argument("--jobs", type=positive_int, default=2_000, help="number of jobs")
     p.add_argument("--days", type=positive_int, default=30, help="length of the event log, days")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import logging
 
 import pytest
@@ -38,6 +39,9 @@ SUBCOMMANDS = [
     ["score"],
     ["serve"],
     ["replay"],
+    ["dispatch"],
+    ["store"],
+    ["loop-report"],
     ["models"],
     ["models", "list"],
     ["models", "promote"],
@@ -53,17 +57,18 @@ def test_every_subcommand_has_its_own_help_with_every_flag_explained(capsys):
         assert exc.value.code == 0
         texts[" ".join(argv)] = capsys.readouterr().out
     assert len(set(texts.values())) == len(texts)  # models list/promote/rollback used to print one text
-    parser = build_parser()
-    sub = next(a for a in parser._actions if a.dest == "command")
-    for p in sub.choices.values():
-        parsers = [p]
-        nested = [a for a in p._actions if a.dest == "action" and getattr(a, "choices", None)]
-        if nested and isinstance(nested[0].choices, dict):
-            parsers = list(nested[0].choices.values())
-        for q in parsers:
-            for action in q._actions:
-                if action.dest != "help":
-                    assert action.help, f"{q.prog} {action.option_strings or action.dest}: no help text"
+    missing = []
+
+    def walk(p):  # every parser, nested subcommands included
+        for action in p._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for q in action.choices.values():
+                    walk(q)
+            elif action.dest != "help" and not action.help:
+                missing.append(f"{p.prog} {action.option_strings or action.dest}")
+
+    walk(build_parser())
+    assert not missing, f"flags without help text: {missing}"
     assert "(default: 15.0)" in texts["assign"] and "(default: 7)" in texts["simulate"]
     assert "(default: None)" not in "".join(texts.values())
 
