@@ -139,7 +139,10 @@ def _assign_partitioned(args: argparse.Namespace) -> int:
             )
         finally:
             if client is not None:
+                cluster = client.cluster  # a LocalCluster we started: close it too, before exit tears it down
                 client.close()
+                if cluster is not None and args.dask == "local":
+                    cluster.close()
     proven = all(g["certified"] for r in s["reconciliation"] for g in r["groups"])
     print(
         f"filled {s['filled']}/{s['slots']} slots ({s['fill_rate']:.1%}), mean distance {s['mean_distance_km']} km, "
@@ -192,7 +195,7 @@ def register(sub) -> None:
         "--partition-km",
         type=positive_float,
         default=None,
-        help="grid cell side for the partitioned run (default 50 with --dask; alone: partitions run here, one by one)",
+        help="grid cell side for the partitioned run (default 100 with --dask; alone: partitions run here, one by one)",
     )
     p.add_argument(
         "--horizon-days",
