@@ -305,3 +305,38 @@ def test_bad_webhook_settings_stop_the_start_with_one_line(tmp_path, env, messag
     assert run.returncode == 2
     lines = run.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], run.stderr
+
+
+def test_two_replicas_over_postgres_answer_once_and_share_cases(market, postgres, tmp_path):
+    """Two replicas over one PostgreSQL database: each case is answered once (the lease), a case
+    closed through one replica stops the other from ranking the worker, and a worker stored through
+    either is answered."""
+    from tests.service.test_replicas import start_together
+
+    database = postgres.create_database("loop_pair")
+    a, b = start_together(2, tmp_path, data=market, store=database, **LOOP_ENV)  # with FAST follow
+    try:
+        with a.client() as ca, b.client() as cb:
+            wait_for(
+                lambda: {"w_ok", "w_cert", "w_far"} <= {x.get("worker_id") for x in feed(ca)}, timeout=60
+            )
+            time.sleep(1.0)  # a few more ticks on both replicas
+            answers = feed(cb)
+            for wid in ("w_ok", "w_cert", "w_far"):
+                assert sum(x.get("worker_id") == wid for x in answers) == 1, wid
+            assert [x["cursor"] for x in feed(ca)] == [x["cursor"] for x in answers]  # one feed
+            r = cb.post("/v1/cases/workers/w_ok/close", json={"reason": "unreachable"})
+            assert r.status_code == 200
+
+            def a_leaves_out_w_ok():
+                ranked = ca.post("/v1/rank", json={"job_id": "j_pack", "limit": 100}).json()
+                return "w_ok" not in {x["worker_id"] for x in ranked["candidates"]}
+
+            wait_for(a_leaves_out_w_ok, timeout=10)
+            assert ca.get("/v1/cases/workers/w_ok").json()["outcome"] == "unreachable"
+            put = cb.put("/v1/workers/w_rep", json={"lat": 26.70, "lon": A, "skills": ["packaging"]})
+            assert put.status_code == 200
+            wait_for(lambda: "w_rep" in {x.get("worker_id") for x in feed(ca)}, timeout=30)
+    finally:
+        a.stop()
+        b.stop()
