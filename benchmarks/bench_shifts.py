@@ -81,6 +81,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--data", type=Path, help="an existing market folder instead of simulating one")
     ap.add_argument("--skip-compare", action="store_true", help="skip the scipy.milp and CP-SAT comparison")
+    ap.add_argument("--skip-dispatch", action="store_true", help="skip the dispatch comparison")
     args = ap.parse_args()
     print(f"python {platform.python_version()}, {platform.machine()}, seed {args.seed}")
     tmp = None
@@ -188,6 +189,8 @@ def main() -> None:
         else:
             print("\n(the run was a flow: no MIP to compare)")
 
+    if args.skip_dispatch:
+        return
     print(
         f"\n== dispatch: postings of {args.dispatch_days} days from {horizon_start.date()}, answers seeded 0 =="
     )

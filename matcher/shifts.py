@@ -587,7 +587,6 @@ def run_shifts(
     pj, pw = retriever.candidates(J, max_km, per_slot=candidates_per_slot)
     anyone_near = retriever.count_within(J.lat, J.lon, max_km)
     solve_s, rounds = 0.0, 0
-    previous: set[int] = set()  # pair keys chosen in the previous round: a feasible start for the next
     while True:
         rounds += 1
         step("features")
@@ -599,33 +598,24 @@ def run_shifts(
         if eligible.any():
             weight[eligible] = scorer.match_weight(batch.X[eligible])
         usable = eligible & (weight >= (min_score if min_score is not None else -np.inf))
-        step("solve")
         e = np.flatnonzero(usable)
-        keys = pj[e] * len(W) + pw[e]
-        warm = np.fromiter((int(k) in previous for k in keys), bool, len(keys)) if previous else None
-        sol = solve_shifts(
-            pj[e],
-            pw[e],
-            weight[e],
-            J.headcount,
-            len(W),
-            shifts,
-            gap_s=gap_minutes * 60.0,
-            day_hours=day_hours,
-            max_hours_per_day=caps,
-            worker_capacity=worker_capacity,
-            objective=objective,
-            time_limit_s=max(1.0, time_limit_s - solve_s),  # one budget for every round
-            warm_start=warm,
-        )
-        solve_s += sol.seconds
-        previous = set(keys[sol.chosen].tolist())
-        chosen = np.zeros(len(pj), dtype=bool)
-        chosen[e[sol.chosen]] = True
-        open_slots = J.headcount - np.bincount(pj[chosen], minlength=len(J))
+        if rounds >= MAX_ROUNDS:
+            break
+        # Which jobs need more candidates is decided on the feasible flow with one job per worker (exact,
+        # fast, and the MIP's start): a job open in it, whose list preselection cut short, gets EXPAND
+        # times more. The MIP runs once, on the final candidate set, with the whole time budget.
+        step("solve")
+        t_relax = time.perf_counter()
+        relaxed = np.zeros(len(pj), dtype=bool)
+        if len(e):
+            one = np.full(len(W), 1 if worker_capacity is None else min(1, worker_capacity))
+            pick = solve_assignment(pj[e], pw[e], weight[e], J.headcount, one, objective=objective)
+            relaxed[e[pick]] = True
+        solve_s += time.perf_counter() - t_relax
+        open_slots = J.headcount - np.bincount(pj[relaxed], minlength=len(J))
         cut = np.bincount(pj, minlength=len(J)) >= candidates_per_slot * J.headcount
         grow = (open_slots > 0) & cut
-        if rounds >= MAX_ROUNDS or not grow.any():
+        if not grow.any():
             break
         candidates_per_slot *= EXPAND
         more_j, more_w = retriever.candidates(J, max_km, per_slot=candidates_per_slot, only=grow)
@@ -633,6 +623,24 @@ def run_shifts(
         if len(key) == len(pj):
             break
         pj, pw = key // len(W), key % len(W)
+    step("solve")
+    sol = solve_shifts(
+        pj[e],
+        pw[e],
+        weight[e],
+        J.headcount,
+        len(W),
+        shifts,
+        gap_s=gap_minutes * 60.0,
+        day_hours=day_hours,
+        max_hours_per_day=caps,
+        worker_capacity=worker_capacity,
+        objective=objective,
+        time_limit_s=time_limit_s,
+    )
+    solve_s += sol.seconds
+    chosen = np.zeros(len(pj), dtype=bool)
+    chosen[e[sol.chosen]] = True
 
     step("explain")
     a_j, a_w = pj[chosen], pw[chosen]
