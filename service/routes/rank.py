@@ -71,8 +71,11 @@ def rank(body: RankRequest, state: StateDep, response: Response) -> dict:
             excluded["unknown_worker"] = excluded_unknown
         if message and rows is not None and len(rows) == 0:
             message = "none of the given candidate_ids is a stored worker"
+        for position, c in enumerate(candidates, 1):  # sent back with `shown`: logged feedback (#17)
+            c["position"], c["policy"] = position, scorer.version
         return {
             "model_version": scorer.version,
+            "policy": scorer.version,
             "candidates": candidates,
             "excluded": excluded,
             "message": message,
@@ -101,4 +104,6 @@ def recommend(body: RecommendRequest, state: StateDep) -> dict:
         result = recommend_jobs(
             snap, scorer, W, w, body.max_km, body.limit, market_now(), state.settings.rerank_top
         )
-        return {"model_version": scorer.version, **result}
+        for position, job in enumerate(result["jobs"], 1):
+            job["position"], job["policy"] = position, scorer.version
+        return {"model_version": scorer.version, "policy": scorer.version, **result}

@@ -153,8 +153,18 @@ class Store:
     def add_events(self, events: pd.DataFrame) -> tuple[int, int]:
         """Insert validated events; returns (accepted, duplicates). Committed before it returns."""
         rows = [
-            (e, ts.isoformat(), j, w, ev, None if r != r else float(r))
-            for e, ts, j, w, ev, r in zip(*(events[c] for c in EVENT_COLUMNS), strict=True)
+            (
+                e,
+                ts.isoformat(),
+                j,
+                w,
+                ev,
+                None if r != r else float(r),
+                None if p != p else int(p),
+                pol or None,
+                None if q != q else float(q),
+            )
+            for e, ts, j, w, ev, r, p, pol, q in zip(*(events[c] for c in EVENT_COLUMNS), strict=True)
         ]
         with self._lock:
             # under the lock: an event is either in the log a rebuild reads or in a later pending batch

@@ -39,7 +39,17 @@ ENTITY_KEYS: dict[str, str] = {
     "trades": "trade",
     "certificates": "certificate",
 }
-EVENT_COLUMNS = ("event_id", "ts", "job_id", "worker_id", "event", "rating")
+EVENT_COLUMNS = (
+    "event_id",
+    "ts",
+    "job_id",
+    "worker_id",
+    "event",
+    "rating",
+    "position",
+    "policy",
+    "propensity",
+)
 
 
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")  # stream, record-kind and lease names
@@ -92,7 +102,7 @@ class MarketRepository(Protocol):
 
     def read_events(self) -> pd.DataFrame:
         """The event log in acceptance order, columns :data:`EVENT_COLUMNS` in string form (empty
-        strings for missing ratings)."""
+        strings for missing ratings, positions, policies and propensities)."""
         ...
 
     def counts(self) -> dict[str, int]:

@@ -26,7 +26,7 @@ SCHEMA = (
     + """
 CREATE TABLE IF NOT EXISTS events (
     event_id TEXT PRIMARY KEY, ts TEXT NOT NULL, job_id TEXT NOT NULL, worker_id TEXT NOT NULL,
-    event TEXT NOT NULL, rating REAL, received REAL NOT NULL);
+    event TEXT NOT NULL, rating REAL, received REAL NOT NULL, position INTEGER, policy TEXT, propensity REAL);
 CREATE INDEX IF NOT EXISTS events_job ON events(job_id);
 CREATE TABLE IF NOT EXISTS streams (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, stream TEXT NOT NULL, row TEXT NOT NULL, created REAL NOT NULL);
@@ -63,6 +63,11 @@ class SQLiteRepository:
             columns = {r[1] for r in self._db.execute(f"PRAGMA table_info({table})")}
             if "updated" not in columns:
                 self._db.execute(f"ALTER TABLE {table} ADD COLUMN updated REAL")
+        # stores written before issue #17 have no logged-feedback columns on events
+        columns = {r[1] for r in self._db.execute("PRAGMA table_info(events)")}
+        for name, kind in (("position", "INTEGER"), ("policy", "TEXT"), ("propensity", "REAL")):
+            if name not in columns:
+                self._db.execute(f"ALTER TABLE events ADD COLUMN {name} {kind}")
 
     def _transaction(self, statements) -> None:
         self._db.execute("BEGIN IMMEDIATE")
@@ -105,15 +110,15 @@ class SQLiteRepository:
             before = self._db.total_changes
             self._transaction(
                 lambda: self._db.executemany(
-                    "INSERT OR IGNORE INTO events (event_id, ts, job_id, worker_id, event, rating, received) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    f"INSERT OR IGNORE INTO events ({', '.join(EVENT_COLUMNS)}, received) "
+                    f"VALUES ({', '.join('?' * (len(EVENT_COLUMNS) + 1))})",
                     [(*r, now) for r in rows],
                 )
             )
             return self._db.total_changes - before
 
     def read_events(self) -> pd.DataFrame:
-        """The event log in ``rowid`` (acceptance) order: :data:`EVENT_COLUMNS`, ``""`` for no rating."""
+        """The event log in ``rowid`` (acceptance) order: :data:`EVENT_COLUMNS`, ``""`` where missing."""
         with self._lock:
             frame = pd.read_sql_query(
                 f"SELECT {', '.join(EVENT_COLUMNS)} FROM events ORDER BY rowid", self._db
