@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     max_inflight : CPU-bound requests running at once; more wait up to ``queue_timeout_s``, then 503.
     events_refresh_s : how often ingested events reach the features (history, filled jobs).
     rerank_top : the model re-ranks this many heuristic-best eligible candidates (0 = all of them).
+    experiment : an online experiment, JSON or the path of a JSON file (``service/experiments.py``);
+        empty: none, every request is served by ``model``.
     """
 
     model_config = SettingsConfigDict(env_prefix="GIGMATCH_", extra="ignore")
@@ -44,6 +46,7 @@ class Settings(BaseSettings):
     default_max_km: float = Field(DEFAULT_MAX_KM, gt=0)
     events_refresh_s: float = Field(2.0, gt=0, le=3600)
     rerank_top: int = Field(300, ge=0, le=100_000)
+    experiment: str = ""
 
     @field_validator("api_keys")
     @classmethod

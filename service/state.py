@@ -10,6 +10,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from gigmatch.core.contract import load_market
 from models.scorer import Scorer, load_scorer
 from service.config import Settings
+from service.experiments import Experiment, load_scorers, parse_experiment
 from service.store import Store, open_store
 
 log = logging.getLogger("gigmatch.service")
@@ -33,6 +34,12 @@ class ServiceState:
             log.info("seeding the empty store from %s", settings.data)
             self.store.seed(load_market(settings.data))
         self.scorer: Scorer = load_scorer(settings.model)
+        # an online experiment (issue #17): its variants' models are loaded once, here
+        self.experiment: Experiment | None = (
+            load_scorers(parse_experiment(settings.experiment), settings.model)
+            if settings.experiment
+            else None
+        )
         self.model_lock = threading.Lock()
         self.work = threading.BoundedSemaphore(settings.max_inflight)
         self.metrics = CollectorRegistry()
@@ -52,6 +59,18 @@ class ServiceState:
         )
         self.rejected = Counter(
             "gigmatch_rejected_total", "requests refused before work", ["reason"], registry=self.metrics
+        )
+        self.experiment_requests = Counter(
+            "gigmatch_experiment_requests_total",
+            "requests served per experiment variant ('interleave' for interleaved lists)",
+            ["experiment", "variant", "endpoint"],
+            registry=self.metrics,
+        )
+        self.experiment_items = Counter(
+            "gigmatch_experiment_items_total",
+            "items returned per experiment variant (under interleaving: per team)",
+            ["experiment", "variant", "endpoint"],
+            registry=self.metrics,
         )
         self.model_info.labels(self.scorer.version).set(1)
         self.store.snapshot()  # build the read cache before the first request
