@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 DEMO_REGION ?= 将乐县
 
-.PHONY: run test lint demo-data demo-model demo-assign bench fuzz-nightly clean
+.PHONY: run test lint postgres-server demo-data demo-model demo-assign bench fuzz-nightly clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,8 +44,20 @@ demo-assign: $(VENV)/.installed demo-data demo-model
 	$(BIN)/gigmatch assign --data $(DEMO_DATA) --model $(DEMO_REGISTRY) --out $(DEMO)/assign --max-km 15
 	@echo "open $(DEMO)/assign/report.html in a browser"
 
+# The tests start their own PostgreSQL server (issue #16): make sure its programs exist. On a fresh
+# Debian/Ubuntu machine they come from apt (a package registry); as root directly, else through sudo.
+postgres-server:
+	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 \
+		|| [ -n "$$GIGMATCH_PG_BIN" ]; then :; \
+	elif command -v apt-get >/dev/null 2>&1; then \
+		echo "installing the PostgreSQL server (apt-get install postgresql) for the store tests"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >/dev/null; \
+	else echo "no PostgreSQL server programs and no apt-get: the PostgreSQL tests will skip (fail under CI=true)"; fi
+
 # The layer rule (import-linter, contracts in pyproject.toml), then the whole suite.
-test: $(VENV)/.installed-dev
+test: $(VENV)/.installed-dev postgres-server
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
 

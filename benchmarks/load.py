@@ -7,6 +7,11 @@ simulates a market, trains a model, starts the server on a free 127.0.0.1 port a
 no other address is ever targeted.
 
     python benchmarks/load.py --rate 100 --duration 60 --mix rank=80,events=15,recommend=5
+
+``--stores`` runs the same load twice in one go, side by side (issue #16): the one-process server over
+the embedded SQLite store (the reference), then ``gigmatch serve --workers 2`` (two replicas behind
+one port) over a PostgreSQL server the script starts itself with ``fsync`` on, as in production;
+both seeded from the same market, with the same model and the same request sequence.
 """
 
 from __future__ import annotations
@@ -152,6 +157,36 @@ def report(results, wall: float, rate: float) -> int:
     return errors
 
 
+def summary(results) -> dict[str, float]:
+    """Errors and p50/p99 (ms) of all requests, ranks and the write path (events)."""
+    ok = [r for r in results if r[2] == 200]
+    out: dict[str, float] = {"errors": len(results) - len(ok)}
+    for kind in ("all", "rank", "events"):
+        lat = np.array([r[1] for r in ok if kind == "all" or r[0] == kind]) * 1000
+        out[f"{kind} p50"] = float(np.percentile(lat, 50)) if len(lat) else float("nan")
+        out[f"{kind} p99"] = float(np.percentile(lat, 99)) if len(lat) else float("nan")
+    return out
+
+
+def prepare(workers: int, jobs: int, target_candidates: int, tmp: Path):
+    """Simulate the market, train the model; returns (market_dir, job ids, worker ids, radius per job)."""
+    from gigmatch.core.contract import load_market
+    from gigmatch.core.geo import haversine_km
+    from gigmatch.sim import SimulationConfig, write_simulation
+    from models.train import train
+
+    market_dir = tmp / "market"
+    write_simulation(SimulationConfig(workers=workers, jobs=jobs, days=30, seed=5), market_dir)
+    train(market_dir, tmp / "registry", seed=5)
+    m = load_market(market_dir)
+    lat, lon = m.workers["lat"].to_numpy(), m.workers["lon"].to_numpy()
+    radius = {}
+    for job_id, jl, jn in zip(m.jobs["job_id"][:300], m.jobs["lat"][:300], m.jobs["lon"][:300], strict=True):
+        d = np.sort(haversine_km(jl, jn, lat, lon))
+        radius[job_id] = float(d[min(target_candidates, len(d)) - 1]) + 1e-6  # ~target candidates within
+    return market_dir, list(radius), list(m.workers["worker_id"]), radius
+
+
 def spawn(workers: int, jobs: int, target_candidates: int, tmp: Path, **server_env: str):
     from gigmatch.core.contract import load_market
     from gigmatch.core.geo import haversine_km
@@ -182,8 +217,16 @@ def main() -> None:
     ap.add_argument(
         "--server-env", nargs="*", default=[], metavar="NAME=VALUE", help="environment for the spawned server"
     )
+    ap.add_argument(
+        "--stores",
+        action="store_true",
+        help="one-process SQLite, then PostgreSQL with --replicas processes, side by side",
+    )
+    ap.add_argument("--replicas", type=int, default=2, help="with --stores: serve --workers N on PostgreSQL")
     args = ap.parse_args()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, python {platform.python_version()}")
+    if args.stores:
+        sys.exit(compare_stores(args))
     with tempfile.TemporaryDirectory() as tmp:
         env = dict(kv.split("=", 1) for kv in args.server_env)
         server, jobs, workers, radius = spawn(args.workers, args.jobs, args.candidates, Path(tmp), **env)
@@ -197,6 +240,53 @@ def main() -> None:
         finally:
             server.stop()
     sys.exit(1 if errors else 0)
+
+
+def compare_stores(args) -> int:
+    """The same load against SQLite (one process) and PostgreSQL (``--replicas`` processes)."""
+    from gigmatch.testing import PostgresServer
+
+    env = dict(kv.split("=", 1) for kv in args.server_env)
+    rows = {}
+    errors = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        market_dir, jobs, workers, radius = prepare(args.workers, args.jobs, args.candidates, tmp)
+        pg = PostgresServer(durable=True)  # fsync on: the write path is measured as deployed
+        try:
+            runs = [
+                ("SQLite, 1 process", {"db": tmp / "store.db"}),
+                (
+                    f"PostgreSQL, {args.replicas} replicas (--workers {args.replicas})",
+                    {"db": tmp / "pg.db", "store": pg.create_database("load"), "workers": args.replicas},
+                ),
+            ]
+            for label, where in runs:
+                print(f"\n== {label}")
+                server = Server(data=market_dir, model=tmp / "registry", start_timeout_s=600, **where, **env)
+                try:
+                    workload = Workload(jobs, workers, radius)  # same seed: the same requests
+                    # warm-up: every process behind the port gets requests (new connections are spread
+                    # over them by the kernel), so no measured request pays a process's first-call costs
+                    for _ in range(3 * where.get("workers", 1)):
+                        asyncio.run(run_load(server.url, BACKEND, workload, {"rank": 1.0}, 20, 1))
+                    results, wall = asyncio.run(
+                        run_load(server.url, BACKEND, workload, parse_mix(args.mix), args.rate, args.duration)
+                    )
+                    errors += report(results, wall, args.rate)
+                    rows[label] = summary(results)
+                finally:
+                    server.stop()
+        finally:
+            pg.stop()
+    names = list(next(iter(rows.values())))
+    print(f"\n{'store':<40}" + "".join(f"{n:>12}" for n in names))
+    for label, row in rows.items():
+        print(
+            f"{label:<40}"
+            + "".join(f"{row[n]:>12.2f}" if n != "errors" else f"{row[n]:>12.0f}" for n in names)
+        )
+    return 1 if errors else 0
 
 
 if __name__ == "__main__":

@@ -24,6 +24,8 @@ class Reason(IntEnum):
     NO_MATCHING_SKILL = 4  # skilled trade and neither the skill nor a related one
     BEYOND_TRAVEL_LIMIT = 5  # farther than the worker's max_travel_km
     BEYOND_RADIUS = 6  # farther than the request's max_km
+    HOURS_DO_NOT_FIT = 7  # the job lies outside the worker's weekly hours or beyond their daily cap
+    BUSY_WITH_OTHER_JOB = 8  # the worker holds an overlapping job (with the gap) already
 
     @property
     def code(self) -> str:
@@ -38,6 +40,8 @@ REASON_TEXT = {
     Reason.NO_MATCHING_SKILL: "the trade needs a skill the worker has not listed",
     Reason.BEYOND_TRAVEL_LIMIT: "farther than the worker will travel",
     Reason.BEYOND_RADIUS: "outside the requested radius",
+    Reason.HOURS_DO_NOT_FIT: "the job's hours lie outside the worker's available hours or daily cap",
+    Reason.BUSY_WITH_OTHER_JOB: "the worker already holds a job at an overlapping time",
 }
 
 

@@ -90,3 +90,57 @@ def shortest_distances(indptr: np.ndarray, head: np.ndarray, cost: np.ndarray, m
                     last = (last + 1) % capacity
                     size += 1
     return distance, True
+
+
+@numba.njit(cache=True)
+def shortest_distances_lex(
+    indptr: np.ndarray, head: np.ndarray, major: np.ndarray, minor: np.ndarray, max_pops: int
+):
+    """:func:`shortest_distances` for lexicographic costs ``(major, minor)``, compared major first.
+
+    The ``fill`` objective's certificate: each edge arc costs ``(-1, cost)`` (one more filled slot
+    beats any weight), so no single integer scale is needed and nothing can overflow while
+    ``n * max|minor|`` fits in 63 bits.
+
+    Parameters
+    ----------
+    indptr : int64 array of shape (n + 1,)
+        CSR row pointers of the arcs, grouped by tail node.
+    head, major, minor : int64 arrays of shape (A,)
+        Head node and the two cost components of each arc.
+    max_pops : int
+        Give up after this many queue pops.
+
+    Returns
+    -------
+    (major, minor, ok) : two int64 arrays of shape (n,) and False if ``max_pops`` was hit.
+    """
+    n = len(indptr) - 1
+    d1 = np.zeros(n, np.int64)
+    d2 = np.zeros(n, np.int64)
+    queued = np.ones(n, np.bool_)
+    queue = np.arange(n + 1, dtype=np.int64)
+    first, size, capacity, pops = 0, n, n + 1, 0
+    last = n % capacity
+    while size > 0:
+        u = queue[first]
+        first = (first + 1) % capacity
+        size -= 1
+        queued[u] = False
+        pops += 1
+        if pops > max_pops:
+            return d1, d2, False
+        a, b = d1[u], d2[u]
+        for k in range(indptr[u], indptr[u + 1]):
+            v = head[k]
+            c1 = a + major[k]
+            c2 = b + minor[k]
+            if c1 < d1[v] or (c1 == d1[v] and c2 < d2[v]):
+                d1[v] = c1
+                d2[v] = c2
+                if not queued[v]:
+                    queued[v] = True
+                    queue[last] = v
+                    last = (last + 1) % capacity
+                    size += 1
+    return d1, d2, True

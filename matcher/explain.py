@@ -10,10 +10,14 @@ Unfilled job reasons (first that applies)
     ``certificate_nobody_nearby_holds``    candidates exist, but none holds the required certificate
     ``no_skilled_worker_nearby``           candidates exist, but none has the skill or a related one
     ``beyond_workers_travel_limits``       candidates exist, but all are farther than they will travel
+    ``hours_do_not_fit``                   candidates exist, but the job lies outside all their hours
+                                           or daily caps (multi-day runs, :mod:`matcher.shifts`)
     ``no_eligible_worker``                 candidates exist, each excluded for a mix of the above
     ``below_min_score``                    eligible workers exist, but none scores ``min_score``
     ``too_few_eligible_workers``           every eligible worker was assigned here; still short
     ``eligible_workers_taken_by_better_matches``  eligible workers went to jobs where they fit better
+    ``busy_with_other_job``                every eligible worker left holds an overlapping job
+                                           (multi-day runs; set by :mod:`matcher.shifts`)
 
 Unmatched worker reasons, each with ``what_would_change`` where something would
     ``no_job_within_radius``, ``jobs_need_certificate``, ``no_job_for_skills``,
@@ -99,6 +103,7 @@ def unfilled_jobs(
             (n_elig == 0) & (cert == cand),
             (n_elig == 0) & (by[Reason.NO_MATCHING_SKILL] == cand),
             (n_elig == 0) & (by[Reason.BEYOND_TRAVEL_LIMIT] == cand),
+            (n_elig == 0) & (by[Reason.HOURS_DO_NOT_FIT] == cand),
             n_elig == 0,
             n_usable == 0,
             n_usable <= filled,
@@ -110,6 +115,7 @@ def unfilled_jobs(
             "certificate_nobody_nearby_holds",
             "no_skilled_worker_nearby",
             "beyond_workers_travel_limits",
+            Reason.HOURS_DO_NOT_FIT.code,
             "no_eligible_worker",
             "below_min_score",
             "too_few_eligible_workers",

@@ -46,9 +46,9 @@ class Objective:
         Edges with ``weight <= 0`` are never chosen (they could only lower the total).
     prune : bool
         A large min-cost-flow subproblem is solved on each job's best edges first and proved optimal
-        for all edges with a dual certificate (:func:`matcher.solver._solve_mcf_pruned`). Only for
-        objectives that are not :attr:`cardinality_first`: the certificate is proved for the min-cost
-        formulation with a bypass arc.
+        for all edges with a dual certificate (:func:`matcher.solver._solve_mcf_pruned`); under
+        :attr:`cardinality_first` the certificate is lexicographic
+        (:func:`matcher.solver.lexicographic_costs`).
     """
 
     name: str
@@ -56,11 +56,6 @@ class Objective:
     cardinality_first: bool
     positive_only: bool
     prune: bool
-
-    def __post_init__(self):
-        if self.prune and self.cardinality_first:
-            # the certificate of _solve_mcf_pruned is proved for the min-cost formulation with a bypass
-            raise ValueError(f"objective {self.name!r}: prune needs cardinality_first=False")
 
     @property
     def flow_bypass(self) -> bool:
@@ -141,10 +136,10 @@ FILL = Objective(
     description="fill as many slots as possible, then maximise the total match score among those",
     cardinality_first=True,
     positive_only=False,
-    # not pruned: posed as a weight problem with every edge raised by a big constant, it was measured 8x
-    # slower on the 50,000-worker county (the constant inflates OR-Tools' cost-scaling phases, and the
-    # cardinality term makes the first subgraph miss a third of the needed edges)
-    prune=False,
+    # pruned with its own lexicographic certificate (matcher.solver.lexicographic_costs): OR-Tools keeps
+    # the small costs in max-flow-with-min-cost mode; posing fill as a weight problem with every edge
+    # raised by a big constant was measured 8x slower (the constant inflates cost-scaling's phases)
+    prune=True,
 )
 
 OBJECTIVES: dict[str, Objective] = {o.name: o for o in (FILL, WEIGHT)}

@@ -19,7 +19,39 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from gigmatch.core.labels import en, zh  # noqa: E402
 from matcher.batch import AssignmentResult  # noqa: E402
+
+TABLE_STYLE = (
+    "body{font-family:sans-serif;margin:2em}th,td{text-align:left;padding:2px 1em 2px 0;vertical-align:top}"
+    "table.counts td:last-child{text-align:right}code{color:#555}img{max-width:100%}"
+)
+
+
+def counts_table(counts: dict) -> str:
+    """An HTML table of ``{code: count}``: Chinese label, English label and code, count; largest first."""
+    body = "".join(
+        f"<tr><td>{html.escape(zh(k))}</td><td>{html.escape(en(k))} <code>{html.escape(str(k))}</code></td>"
+        f"<td>{int(v):,}</td></tr>"
+        for k, v in sorted(counts.items(), key=lambda kv: -kv[1])
+    )
+    return f"<table class='counts'><tr><th>原因</th><th>reason</th><th>数量 count</th></tr>{body}</table>"
+
+
+def summary_rows(summary: dict) -> str:
+    """HTML table rows of a batch summary: each field labelled in Chinese and English (with its code),
+    counts by reason as nested tables, never a raw Python dict."""
+    out = []
+    for k, v in summary.items():
+        if isinstance(v, dict):
+            cell = counts_table(v) if v else "—"
+        elif isinstance(v, float) and k.endswith("rate"):
+            cell = f"{v:.1%}"
+        else:
+            cell = html.escape("—" if v is None else str(v))
+        label = f"{html.escape(zh(k))}<br><small>{html.escape(en(k))} <code>{html.escape(k)}</code></small>"
+        out.append(f"<tr><th>{label}</th><td>{cell}</td></tr>")
+    return "".join(out)
 
 
 def _png(fig) -> str:
@@ -73,7 +105,8 @@ def _plots(result: AssignmentResult, seed: int = 0) -> list[tuple[str, str]]:
         strict=True,
     ):
         counts = counts.sort_values()
-        ax.barh(list(counts.index), counts.to_numpy(), color="#ff7f0e")
+        # English labels in the PNG (its fonts may lack CJK glyphs); the page's tables carry the Chinese
+        ax.barh([en(c) for c in counts.index], counts.to_numpy(), color="#ff7f0e")
         ax.set_title(title)
     out.append(("Reasons", _png(fig)))
     return out
@@ -101,15 +134,21 @@ def write_outputs(result: AssignmentResult, out_dir: str | Path) -> Path:
     result.unfilled_jobs.to_csv(out / "unfilled_jobs.csv", index=False)
     result.unmatched_workers.to_csv(out / "unmatched_workers.csv", index=False)
     (out / "summary.json").write_text(json.dumps(result.summary, ensure_ascii=False, indent=1, default=str))
-    rows = "".join(
-        f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>"
-        for k, v in result.summary.items()
-    )
+    rows = summary_rows({k: v for k, v in result.summary.items() if k != "per_day"})
+    per_day = result.summary.get("per_day")  # multi-day runs (matcher.shifts): one row per day
+    if per_day:
+        head = "".join(
+            f"<th>{html.escape(zh(k))}<br><small>{html.escape(k)}</small></th>" for k in per_day[0]
+        )
+        body = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in d.values()) + "</tr>" for d in per_day
+        )
+        rows += f"</table><h2>每日 per day</h2><table><tr>{head}</tr>{body}"
     figs = "".join(f"<h2>{t}</h2><img src='{src}' alt='{t}'>" for t, src in _plots(result))
     (out / "report.html").write_text(
         "<!doctype html><html><head><meta charset='utf-8'><title>gigmatch assignment report</title>"
-        "<style>body{font-family:sans-serif;margin:2em}th{text-align:left;padding-right:1em}img{max-width:100%}</style>"
-        f"</head><body><h1>gigmatch assignment report</h1><table>{rows}</table>{figs}</body></html>",
+        f"<style>{TABLE_STYLE}</style>"
+        f"</head><body><h1>派工报告 gigmatch assignment report</h1><table>{rows}</table>{figs}</body></html>",
         encoding="utf-8",
     )
     return out

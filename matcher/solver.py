@@ -417,24 +417,43 @@ def integer_costs(weight: np.ndarray) -> tuple[np.ndarray, float]:
     scale : float
         Cost units per unit of weight.
     """
-    top = max(float(np.abs(weight).max()), 1e-300) if len(weight) else 1.0
-    for digits in range(10):
-        scale = 10.0**digits
-        scaled = weight * scale
-        if top * scale > 2**COST_SCALE_BITS:
-            break
-        if np.all(np.abs(scaled - np.round(scaled)) <= 1e-9 * np.maximum(1.0, np.abs(scaled))):
-            return -np.round(scaled).astype(np.int64), scale
-    scale = float(2**COST_SCALE_BITS) / top
+    top = float(np.abs(weight).max()) if len(weight) else 0.0
+    scale = integer_scale(top, decimal_places(weight))
     return -np.round(weight * scale).astype(np.int64), scale
+
+
+def decimal_places(weight: np.ndarray) -> int | None:
+    """Fewest decimal places (0-9) on whose grid every weight lies, or None.
+
+    With :func:`integer_scale` this splits :func:`integer_costs` so that parts of one problem computed
+    apart (the partitions of :mod:`matcher.partition`) agree on one scale: the places of a union are
+    the largest of the parts', its top the largest top.
+    """
+    if len(weight) == 0:
+        return 0
+    for digits in range(10):
+        scaled = weight * 10.0**digits
+        if np.all(np.abs(scaled - np.round(scaled)) <= 1e-9 * np.maximum(1.0, np.abs(scaled))):
+            return digits
+    return None
+
+
+def integer_scale(top: float, places: int | None) -> float:
+    """Cost units per unit of weight for weights of magnitude at most ``top`` on ``places`` decimals.
+
+    ``10**places`` when that keeps ``top`` within 2**30, else ``2**30 / top``.
+    """
+    top = max(float(top), 1e-300)
+    if places is not None and top * 10.0**places <= 2**COST_SCALE_BITS:
+        return 10.0**places
+    return float(2**COST_SCALE_BITS) / top
 
 
 def _solve_mcf(t: Subproblem) -> np.ndarray:
     """Min-cost flow with OR-Tools; integer costs from :func:`integer_costs`.
 
     Tasks of at least ``PRUNE_MIN_EDGES`` edges go through :func:`_solve_mcf_pruned` first when the
-    objective allows it (:attr:`matcher.objectives.Objective.prune`; ``"weight"`` does, ``"fill"`` does
-    not, for the reason given at :data:`matcher.objectives.FILL`).
+    objective allows it (:attr:`matcher.objectives.Objective.prune`; both registered objectives do).
     """
     cost, _ = integer_costs(t.weight)  # once, over all edges: every pruned round and the full solve agree
     if t.objective.prune and len(t.job) >= PRUNE_MIN_EDGES:
@@ -444,6 +463,131 @@ def _solve_mcf(t: Subproblem) -> np.ndarray:
     net = _flow_network(t.job, t.worker, cost, t.job_capacity, t.worker_capacity)
     flows = net.solve(t.objective)
     return np.flatnonzero(flows[net.edge_arcs] > 0)
+
+
+@dataclass
+class Prices:
+    """Dual values (node potentials) that certify a flow optimal, as lexicographic integer pairs.
+
+    Every cost is a pair ``(major, minor)`` compared major first (:func:`certificate_costs`): under
+    ``weight`` the major part is 0 and the minor part the integer cost; under ``fill`` each edge costs
+    ``(-1, cost)``, so one more filled slot outweighs any weight. An edge ``(j, w)`` keeps the
+    certificate when its reduced cost ``cost + p[j] - p[w]`` is not negative.
+
+    Attributes
+    ----------
+    job_major, job_minor : int64 arrays of shape (n_jobs,)
+        Potential of each job node.
+    worker_major, worker_minor : int64 arrays of shape (n_workers,)
+        Smallest potential each worker's own arcs allow (see :func:`solve_and_price`).
+    """
+
+    job_major: np.ndarray
+    job_minor: np.ndarray
+    worker_major: np.ndarray
+    worker_minor: np.ndarray
+
+    def violated(
+        self, job: np.ndarray, worker: np.ndarray, major: np.ndarray, minor: np.ndarray
+    ) -> np.ndarray:
+        """Mask of the edges whose reduced cost is negative, i.e. that could improve the flow.
+
+        Parameters
+        ----------
+        job, worker : int arrays of shape (E,)
+            Edge ends, indices into the priced jobs and workers.
+        major, minor : int64 arrays of shape (E,)
+            The edges' certificate costs (:func:`certificate_costs`).
+
+        Returns
+        -------
+        bool array of shape (E,)
+        """
+        r1 = major + self.job_major[job] - self.worker_major[worker]
+        r2 = minor + self.job_minor[job] - self.worker_minor[worker]
+        return (r1 < 0) | ((r1 == 0) & (r2 < 0))
+
+
+def certificate_costs(cost: np.ndarray, objective: Objective) -> tuple[np.ndarray, np.ndarray]:
+    """The lexicographic certificate costs ``(major, minor)`` of edges with integer costs ``cost``.
+
+    Parameters
+    ----------
+    cost : int64 array of shape (E,)
+        From :func:`integer_costs`.
+    objective : Objective
+        ``fill`` (:attr:`~matcher.objectives.Objective.cardinality_first`) gives every edge major cost
+        -1, ``weight`` 0.
+
+    Returns
+    -------
+    major, minor : int64 arrays of shape (E,)
+    """
+    major = np.full(len(cost), -1 if objective.cardinality_first else 0, dtype=np.int64)
+    return major, np.asarray(cost, dtype=np.int64)
+
+
+def solve_and_price(
+    job: np.ndarray,
+    worker: np.ndarray,
+    cost: np.ndarray,
+    job_capacity: np.ndarray,
+    worker_capacity: np.ndarray,
+    objective: Objective,
+) -> tuple[np.ndarray, Prices | None]:
+    """Optimal flow over some edges, and the node potentials that prove it optimal for *other* edges too.
+
+    OR-Tools solves the network (max-flow-with-min-cost mode under ``fill``, on the plain integer
+    costs, so its cost-scaling phases stay few). Shortest distances in the residual graph, in the
+    lexicographic certificate costs (:func:`certificate_costs`, with the bypass arc's residual flow
+    under ``fill`` too), are potentials under which no residual arc has a negative reduced cost. Each
+    worker then takes the smallest potential its own arcs allow (the sink's if it has spare capacity,
+    ``cost + p[job]`` over the edges it took), which keeps every reduced cost non-negative and gives
+    edges left out the most room. An edge left out whose reduced cost is non-negative
+    (:meth:`Prices.violated` false) cannot improve the flow; if that holds for every edge of a larger
+    graph, the residual graph of the larger problem has no negative cycle, so the flow is optimal
+    there: the LP duality certificate, checked edge by edge (vectorised, or partition by partition).
+
+    Parameters
+    ----------
+    job, worker : int64 arrays of shape (E,)
+        The edges solved, indices into ``job_capacity`` and ``worker_capacity``.
+    cost : int64 array of shape (E,)
+        Integer costs (:func:`integer_costs`; the same scale as every edge the prices will check).
+    job_capacity, worker_capacity : int64 arrays of shape (n_jobs,), (n_workers,)
+    objective : Objective
+
+    Returns
+    -------
+    (taken, prices) : bool array of shape (E,) (the optimal flow's edges) and :class:`Prices`, or None
+    when the shortest-distance search does not settle (the caller then solves without pruning).
+    """
+    n_j, n_w = len(job_capacity), len(worker_capacity)
+    net = _subgraph_network(job, worker, cost, job_capacity, worker_capacity)
+    flows = net.solve(objective)
+    taken = flows[net.edge_arcs] > 0
+    major = np.zeros(len(net.cost), dtype=np.int64)
+    major_e, _ = certificate_costs(cost, objective)
+    major[net.edge_arcs] = major_e
+    potential = _node_potentials(net, flows, major)
+    if potential is None:
+        return taken, None
+    p1, p2 = potential
+    low = np.iinfo(np.int64).min // 4
+    spare = np.bincount(worker[taken], minlength=n_w) < worker_capacity
+    wp1 = np.where(spare, p1[-1], low)
+    wp2 = np.where(spare, p2[-1], 0)
+    if taken.any():  # each worker: the lexicographic largest lower bound its taken edges set
+        tw = worker[taken]
+        v1 = major_e[taken] + p1[job[taken]]
+        v2 = cost[taken] + p2[job[taken]]
+        order = np.lexsort((v2, v1, tw))
+        last = order[np.r_[tw[order][1:] != tw[order][:-1], True]]
+        w_sel, a, b = tw[last], v1[last], v2[last]
+        higher = (a > wp1[w_sel]) | ((a == wp1[w_sel]) & (b > wp2[w_sel]))
+        wp1[w_sel[higher]] = a[higher]
+        wp2[w_sel[higher]] = b[higher]
+    return taken, Prices(p1[:n_j].copy(), p2[:n_j].copy(), wp1, wp2)
 
 
 @dataclass
@@ -460,7 +604,12 @@ class _Network:
     n_nodes: int
 
     def solve(self, objective: Objective) -> np.ndarray:
-        """Optimal flow on every arc (the bypass's left out unless the objective has one)."""
+        """Optimal flow on every arc, shape (n_arcs,).
+
+        Without a bypass in the objective (``fill``: OR-Tools' max-flow-with-min-cost mode) the last
+        entry is what the bypass would carry, ``supply`` minus the flow: the same residual graph, so
+        the dual certificate reads both objectives alike.
+        """
         n = self.n_nodes
         source, sink = n - 2, n - 1
         supply = int(self.capacity[: self.edge_arcs.start].sum())
@@ -473,7 +622,11 @@ class _Network:
         status = smcf.solve_max_flow_with_min_cost() if objective.cardinality_first else smcf.solve()
         if status != smcf.OPTIMAL:
             raise RuntimeError(f"min-cost flow failed with status {status}")
-        return smcf.flows(arcs)
+        flows = smcf.flows(arcs)
+        if not objective.flow_bypass:
+            # the slots left open would have taken the bypass: its flow completes the residual graph
+            flows = np.r_[flows, supply - int(flows[: self.edge_arcs.start].sum())]
+        return flows
 
 
 def _flow_network(j, worker_node, cost, job_capacity, worker_capacity) -> _Network:
@@ -493,57 +646,56 @@ def _flow_network(j, worker_node, cost, job_capacity, worker_capacity) -> _Netwo
     )
 
 
-def _node_potentials(net: _Network, flows: np.ndarray) -> np.ndarray | None:
-    """Potentials ``p`` with ``cost(u, v) + p[u] - p[v] >= 0`` on every residual arc of an optimal
-    flow: shortest distances in the residual graph (None if the search does not settle)."""
+def _node_potentials(
+    net: _Network, flows: np.ndarray, major: np.ndarray
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Potentials ``p`` with ``(major, cost)(u, v) + p[u] - p[v] >= (0, 0)`` lexicographically on every
+    residual arc of an optimal flow: shortest distances in the residual graph, as (major, minor)
+    arrays of shape (n_nodes,) (None if the search does not settle)."""
     forward, backward = flows < net.capacity, flows > 0
     tail = np.r_[net.tail[forward], net.head[backward]]
     head = np.r_[net.head[forward], net.tail[backward]]
-    cost = np.r_[net.cost[forward], -net.cost[backward]]
+    cost1 = np.r_[major[forward], -major[backward]]
+    cost2 = np.r_[net.cost[forward], -net.cost[backward]]
     order = np.argsort(tail, kind="stable")
     indptr = np.r_[0, np.cumsum(np.bincount(tail, minlength=net.n_nodes))]
     from matcher import _kernels  # numba: imported (0.6 s) and compiled only when a big task needs it
 
-    distance, ok = _kernels.shortest_distances(indptr, head[order], cost[order], 64 * net.n_nodes + 1_000_000)
-    return distance if ok else None
+    d1, d2, ok = _kernels.shortest_distances_lex(
+        indptr, head[order], cost1[order], cost2[order], 64 * net.n_nodes + 1_000_000
+    )
+    return (d1, d2) if ok else None
 
 
 def _solve_mcf_pruned(t: Subproblem, cost: np.ndarray) -> tuple[np.ndarray | None, int]:
     """Solve on each job's best edges, prove the result optimal for all edges, or add what it missed.
 
-    Each job starts with its ``2 * headcount + 2`` highest-weight edges. After an optimal flow on
-    that subgraph, shortest distances in its residual graph are node potentials ``p`` (dual values)
-    under which no residual arc has negative reduced cost. Each worker then takes the smallest
-    potential its own arcs allow (the sink's if it has spare capacity, ``cost + p[job]`` over the
-    edges it took), which keeps every reduced cost non-negative and gives left-out edges the most
-    room. A left-out edge ``(j, w)`` is an arc ``j -> w`` with no flow; if ``cost + p[j] - p[w] >= 0``
-    for all of them, the whole residual graph has no negative cycle, so the flow is optimal for the
-    full problem: the LP duality certificate, checked vectorised over every edge. Otherwise the
-    violating edges join and the subgraph is solved again. ``cost`` holds the integer costs of all
-    edges (:func:`integer_costs`), the same the full solve uses.
+    Each job starts with its ``2 * headcount + 2`` highest-weight edges; under ``fill`` each worker's
+    best edge joins too, so that the first subgraph reaches nearly every worker the full graph does
+    (cardinality, not weight, decides first). :func:`solve_and_price` solves the subgraph and prices
+    it; an edge left out with a negative reduced cost joins and the subgraph is solved again; when
+    none is left, the flow is optimal for all edges (the certificate). ``cost`` holds the integer
+    costs of all edges (:func:`integer_costs`), the same the full solve uses. Under ``fill`` the
+    certificate is lexicographic (:func:`certificate_costs`): it proves the most slots filled and,
+    among those, the best total weight.
 
     Returns (positions of the chosen edges, rounds), or (None, rounds) when ``PRUNE_MAX_ROUNDS`` pass
     without a certificate (the caller then solves the full graph).
     """
     j, wk, weight = t.job, t.worker, t.weight
     job_cap, worker_cap = t.job_capacity, t.worker_capacity
-    n_w = len(worker_cap)
     from matcher import _kernels
 
+    major, minor = certificate_costs(cost, t.objective)
     keep = _kernels.top_per_group(j, weight, 2 * job_cap + 2)
+    if t.objective.cardinality_first:
+        keep |= _kernels.top_per_group(wk, weight, np.minimum(worker_cap, 1))
     for rounds in range(1, PRUNE_MAX_ROUNDS + 1):
         edges = np.flatnonzero(keep)
-        j_e, w_e, c_e = j[edges], wk[edges], cost[edges]
-        net = _subgraph_network(j_e, w_e, c_e, job_cap, worker_cap)
-        flows = net.solve(t.objective)
-        potential = _node_potentials(net, flows)
-        if potential is None:
+        taken, prices = solve_and_price(j[edges], wk[edges], cost[edges], job_cap, worker_cap, t.objective)
+        if prices is None:
             return None, rounds
-        taken = flows[net.edge_arcs] > 0
-        load = np.bincount(w_e[taken], minlength=n_w)
-        worker_potential = np.where(load < worker_cap, potential[-1], np.iinfo(np.int64).min // 4)
-        np.maximum.at(worker_potential, w_e[taken], c_e[taken] + potential[j_e[taken]])
-        violated = ~keep & (cost + potential[j] - worker_potential[wk] < 0)
+        violated = ~keep & prices.violated(j, wk, major, minor)
         if not violated.any():
             return edges[taken], rounds
         keep |= violated

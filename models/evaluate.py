@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from features.registry import column
+from models.calibration import calibration_report, scorer_calibration
 from models.dataset import TrainingSet
 from models.heuristic import HeuristicScorer
 from models.metrics import mean_average_precision, ndcg_at_k, recall_at_k
@@ -114,6 +115,12 @@ def evaluate(
         report["scores"][name] = metrics(g, y, other.score(data.X))
     for name, s in baseline_scores(data, market_dir).items():
         report["scores"][name] = metrics(g, y, s)
+    calibration = scorer_calibration(scorer)
+    if calibration is not None:  # ECE of the probability slates use, before and after calibration
+        score = scorer.score(data.X)
+        report["calibration"] = calibration_report(
+            scorer.match_weight(data.X), calibration.predict(score), data.y
+        )
     for oracle in ("oracle", "oracle_no_pair_noise"):
         if oracle in report["scores"]:
             o = report["scores"][oracle]["ndcg@10"]

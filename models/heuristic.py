@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from features.registry import column
+from models import heuristic_calibration
+from models.calibration import Calibration
 
 HEURISTIC_VERSION = "heuristic-v1"
 WEIGHTS = {
@@ -28,6 +30,10 @@ class HeuristicScorer:
 
     version = HEURISTIC_VERSION
     is_model = False
+    #: score -> P(completed), fitted on a simulated county (:mod:`models.heuristic_calibration`)
+    calibration = Calibration(
+        np.asarray(heuristic_calibration.X), np.asarray(heuristic_calibration.Y), heuristic_calibration.INFO
+    )
 
     def score(self, X: np.ndarray) -> np.ndarray:
         """Match scores of the pairs of a feature matrix.

@@ -10,6 +10,7 @@ from typing import Any
 
 from features.registry import FEATURE_NAMES
 from gigmatch.core.contract import load_market
+from models.calibration import completed, fit_calibration
 from models.dataset import TrainingSet, build_training_set, time_split
 from models.evaluate import evaluate
 from models.ranker import GigRanker
@@ -158,6 +159,11 @@ def train(
         "git_commit": git_commit(),
         "timing_seconds": {"fit": round(fit_s, 2), "total": None},
     }
+    # calibrated P(completed) on the validation days: held out from fitting, and not the test days
+    calibration = fit_calibration(
+        ranker.predict(valid_set.X), completed(valid_set.y), fitted_on="valid", period=_range(valid_set)
+    )
+    meta["calibration"] = calibration.to_dict()
     scorer = ModelScorer(ranker, meta, Path("."))
     meta["metrics"] = {"test": evaluate(scorer, test_set, data_dir)}
     meta["timing_seconds"]["total"] = round(time.perf_counter() - t0, 2)

@@ -75,6 +75,21 @@ cells = [
         "assert calibration['completion'].iloc[-1] > calibration['completion'].iloc[0]\n"
         "calibration"
     ),
+    nbf.v4.new_markdown_cell(
+        "### Calibrated P(completed): reliability curve and expected calibration error\n\n"
+        "Isotonic, fitted on the validation days and stored in the model artifact; judged here on the "
+        "test days (slates add these probabilities up)."
+    ),
+    nbf.v4.new_code_cell(
+        "cal = meta['metrics']['test']['calibration']\n"
+        "curve = pd.DataFrame(cal['reliability'])\n"
+        "ax = curve.plot(x='mean_p', y='rate', marker='o', title=f\"reliability: ECE {cal['ece']:.4f} \"\n"
+        "                f\"(uncalibrated {cal['ece_uncalibrated']:.4f})\")\n"
+        "ax.plot([0, 1], [0, 1], ls='--', c='grey')\n"
+        "plt.show()\n"
+        "assert cal['ece'] < cal['ece_uncalibrated']\n"
+        "curve"
+    ),
     nbf.v4.new_markdown_cell("## 6. Promote (refused if worse than the current model on the same holdout)"),
     nbf.v4.new_code_cell(
         "reg = Registry(registry)\n"

@@ -19,6 +19,7 @@ from service.config import Settings
 from service.middleware import LimitsAndMetrics
 from service.routes import ROUTERS
 from service.state import ServiceState
+from service.store.repository import StoreUnavailable
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -32,7 +33,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         yield
-        app.state.gigmatch.store.close()
+        app.state.gigmatch.close()
 
     app = FastAPI(
         title="gigmatch",
@@ -71,6 +72,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.exception_handler(RegistryError)
     async def registry_error(request: Request, exc: RegistryError):
         return JSONResponse({"detail": str(exc)}, 409)
+
+    @app.exception_handler(StoreUnavailable)
+    async def store_unavailable(request: Request, exc: StoreUnavailable):
+        # the database is away: writes cannot be made durable, so refuse them (reads from the snapshot
+        # go on being served); clients retry
+        return JSONResponse({"detail": str(exc).splitlines()[0]}, 503, headers={"Retry-After": "2"})
 
     for router in ROUTERS:
         app.include_router(router)

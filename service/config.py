@@ -29,6 +29,23 @@ class Settings(BaseSettings):
     rerank_top : the model re-ranks this many heuristic-best eligible candidates (0 = all of them).
     experiment : an online experiment, JSON or the path of a JSON file (``service/experiments.py``);
         empty: none, every request is served by ``model``.
+    store : the store: a SQLite file path or ``postgresql://user:pass@host:port/db`` (issue #16); when
+        unset, ``db`` (the older name, kept as an alias).
+    follow_s : longest wait before a replica applies another replica's writes (the database's
+        notification usually wakes it sooner; SQLite is polled at this interval).
+    model_poll_s : how often each replica reads the registry's ``current`` pointer and loads a newly
+        promoted model (0 = never; ``POST /v1/models/reload`` still works).
+    answer_loop : run the background answer loop in this process (replicas share it through a lease).
+    answer_sla_s : every open case gets an answer within this many seconds of opening (3600).
+    answer_tick_s : seconds between the answer loop's passes (1).
+    answer_sweep_s : seconds between full re-checks of every open case after events (60).
+    answer_cpu_share : at most this share of wall time spent computing answers (0.25), so that the
+        loop never takes the cores from /v1/rank.
+    followup_days : an open worker case answered this long ago, with no applied/hired since, is due
+        a follow-up call (7).
+    webhook_url, webhook_secret : POST every answer to this http(s) URL, signed with HMAC-SHA256
+        under the secret (at least 16 characters); empty URL = no webhook.
+    webhook_backoff_s : first retry delay after a failed delivery (doubles up to 60 s).
     """
 
     model_config = SettingsConfigDict(env_prefix="GIGMATCH_", extra="ignore")
@@ -47,6 +64,34 @@ class Settings(BaseSettings):
     events_refresh_s: float = Field(2.0, gt=0, le=3600)
     rerank_top: int = Field(300, ge=0, le=100_000)
     experiment: str = ""
+    store: str | None = None
+    follow_s: float = Field(0.5, gt=0, le=60)
+    model_poll_s: float = Field(5.0, ge=0, le=3600)
+
+    # the answer loop (issue #13; README "Every request gets an answer")
+    answer_loop: bool = True
+    answer_sla_s: float = Field(3600.0, gt=0)
+    answer_tick_s: float = Field(1.0, gt=0, le=3600)
+    answer_sweep_s: float = Field(60.0, ge=0)
+    answer_cpu_share: float = Field(0.25, gt=0, le=1)
+    followup_days: float = Field(7.0, gt=0)
+    webhook_url: str = ""
+    webhook_secret: str = ""
+    webhook_backoff_s: float = Field(1.0, gt=0, le=60)
+
+    @field_validator("store")
+    @classmethod
+    def _store_form(cls, value: str | None) -> str | None:
+        if value is not None and "://" in value and not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError(
+                f"GIGMATCH_STORE {value.split('://', 1)[0]}://...: expected a SQLite file path or a "
+                "postgresql://user:pass@host:port/dbname URL"
+            )
+        return value or None
+
+    def store_url(self) -> str:
+        """The store to open: ``store`` when set, else the SQLite file ``db``."""
+        return self.store if self.store else str(self.db)
 
     @field_validator("api_keys")
     @classmethod
@@ -75,6 +120,33 @@ class Settings(BaseSettings):
                 "the published demo keys are refused outside demo mode; set your own GIGMATCH_API_KEYS"
             )
         return keys
+
+    def webhook(self) -> tuple[str, str]:
+        """``(url, secret)`` of the webhook, ``("", "")`` when none is configured.
+
+        Raises
+        ------
+        ValueError
+            One line naming the setting: a URL that is not ``http(s)://host...``, a URL without a
+            secret, a secret under 16 characters, or a secret without a URL.
+        """
+        from urllib.parse import urlsplit
+
+        url, secret = self.webhook_url.strip(), self.webhook_secret
+        if not url:
+            if secret:
+                raise ValueError("GIGMATCH_WEBHOOK_SECRET is set but GIGMATCH_WEBHOOK_URL is empty")
+            return "", ""
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"GIGMATCH_WEBHOOK_URL {url[:40]!r}: expected http(s)://host[:port]/path")
+        if not secret:
+            raise ValueError(
+                "GIGMATCH_WEBHOOK_URL is set but GIGMATCH_WEBHOOK_SECRET is empty: answers are signed"
+            )
+        if len(secret) < 16:
+            raise ValueError("GIGMATCH_WEBHOOK_SECRET: needs at least 16 characters")
+        return url, secret
 
 
 def parse_keys(text: str) -> dict[str, str]:

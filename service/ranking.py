@@ -17,6 +17,8 @@ from features.pairs import PairBatch, build_pairs
 from features.registry import FEATURE_INDEX
 from gigmatch.core.contract import validate_table
 from matcher.explain import explain_exclusions, what_would_change
+from matcher.slates import exposure_discount, held_offers
+from models.calibration import p_match
 from models.heuristic import HeuristicScorer
 from service.store import Snapshot
 
@@ -50,6 +52,7 @@ def reasons(x: np.ndarray) -> list[str]:
 
 
 _PRESCORER = HeuristicScorer()
+EXPOSURE_WINDOW_HOURS = 24.0  # exposure_aware: a worker's shows of the last 24 h are offers they hold
 
 
 def score_two_stage(
@@ -106,10 +109,18 @@ def rank_job(
     asof_s: float,
     timings: dict | None = None,
     rerank_top: int = 0,
+    exposure_aware: bool = False,
+    blocked: np.ndarray | None = None,
 ) -> tuple[list[dict], dict[str, int], str | None]:
     """(top candidates, excluded counts, why there is none or None) for job row ``j`` of ``jobs``.
 
-    ``timings``, when given, receives the seconds spent in retrieval, features and model.
+    ``timings``, when given, receives the seconds spent in retrieval, features and model. With
+    ``exposure_aware`` the ranked rows are ordered by their calibrated P(completed) discounted for the
+    offers each worker holds (shows of the last :data:`EXPOSURE_WINDOW_HOURS`;
+    :func:`matcher.slates.exposure_discount`), and each candidate carries ``p_match`` and
+    ``offers_held``; without it nothing of this runs. ``blocked`` (bool, shape (n_workers,)) marks
+    workers never ranked: their case is closed without a hire (counted as ``case_closed`` in the
+    excluded counts).
     """
     W = snap.workers
     t0 = time.perf_counter()
@@ -117,13 +128,27 @@ def rank_job(
         _, w = snap.worker_index.within(jobs.lat[j : j + 1], jobs.lon[j : j + 1], max_km)
     else:
         w = candidate_rows
+    n_blocked = 0
+    if blocked is not None and len(w):
+        keep = ~blocked[w]
+        n_blocked = int(len(w) - keep.sum())
+        w = w[keep]
     t1 = time.perf_counter()
     batch: PairBatch = build_pairs(
         jobs, W, np.full(len(w), j), w, history=snap.history, asof_s=asof_s, max_km=max_km
     )
     t2 = time.perf_counter()
     score, ranked = score_two_stage(scorer, batch.X, batch.eligible, rerank_top)
-    top = _top(score, ranked, limit)
+    if exposure_aware:
+        idx = np.flatnonzero(ranked)
+        p_eff, held = np.zeros(len(w)), np.zeros(len(w), dtype=np.int64)
+        if len(idx):
+            p = p_match(scorer, batch.X[idx], score[idx])
+            held[idx] = held_offers(snap.history, w[idx], asof_s, EXPOSURE_WINDOW_HOURS)
+            p_eff[idx] = p * exposure_discount(p, held[idx])
+        top = _top(p_eff, ranked, limit)
+    else:
+        top = _top(score, ranked, limit)
     if timings is not None:
         timings.update(retrieve=t1 - t0, features=t2 - t1, model=time.perf_counter() - t2, candidates=len(w))
     out = [
@@ -135,13 +160,20 @@ def rank_job(
         }
         for i in top
     ]
+    if exposure_aware:
+        for row, i in zip(out, top, strict=True):
+            row["p_match"] = round(float(p_eff[i]), 6)
+            row["offers_held"] = int(held[i])
     message = None
     if not out:  # every request gets an answer: say why nobody is listed
         if len(w) == 0:
             message = f"no worker lives within {max_km:g} km of the job"
         else:
             message = explain_exclusions(jobs, j, batch, np.arange(len(w)), snap.taxonomy, max_km)
-    return out, count_reasons(batch.reason), message
+    excluded = count_reasons(batch.reason)
+    if n_blocked:
+        excluded["case_closed"] = n_blocked
+    return out, excluded, message
 
 
 def recommend_jobs(

@@ -109,6 +109,18 @@ def _list_cell(table: str, column: str):
     return check
 
 
+def _hours_cell(table: str, column: str):
+    """Weekly windows are checked and normalised by the contract (:mod:`gigmatch.core.hours`)."""
+
+    def check(text: str) -> str:
+        try:
+            return validate_cell(table, column, text)
+        except ContractError as exc:
+            raise ValueError(str(exc).split(": ", 1)[-1]) from None
+
+    return check
+
+
 def _annotation(table: str, col: Column) -> Any:
     """The pydantic type of one contract column (bounds, enum, time rule, token grammar)."""
     kind = col.kind
@@ -116,6 +128,8 @@ def _annotation(table: str, col: Column) -> Any:
         return Id
     if kind == "str":
         return Text
+    if kind == "hours":  # weekly windows: the contract's own parser checks them
+        return Annotated[str, Field(max_length=MAX_ID_LENGTH), AfterValidator(_hours_cell(table, col.name))]
     if kind in ("float", "int"):
         bounds = {k: v for k, v in (("ge", col.lo), ("le", col.hi)) if v is not None}
         if kind == "float":
@@ -264,6 +278,11 @@ class RankRequest(Strict):
     candidate_ids: list[Id] | None = Field(None, max_length=10_000)
     max_km: float | None = Field(None, gt=0, le=200, allow_inf_nan=False)
     limit: int = Field(20, ge=1, le=500)
+    exposure_aware: bool = Field(
+        False,
+        description="rank by the calibrated P(completed) discounted by the offers each worker already "
+        "holds (shown in the last 24 h); adds p_match and offers_held to each candidate",
+    )
 
     @model_validator(mode="after")
     def _one_job(self):
@@ -288,6 +307,10 @@ class Candidate(BaseModel):
         description="the model version that placed this worker (under interleaving, its team's): send it back "
         "with `shown`"
     )
+    p_match: float | None = Field(
+        None, description="exposure_aware only: P(completed) after the discount for offers held"
+    )
+    offers_held: int | None = Field(None, description="exposure_aware only: shows in the last 24 h")
 
 
 class RankResponse(BaseModel):
@@ -642,3 +665,105 @@ class ErrorResponse(BaseModel):
 
 
 ERROR_RESPONSES = {code: {"model": ErrorResponse} for code in (401, 403, 404, 409, 413, 422, 503)}
+
+
+# ---- POST /v1/slates (issue #14) ----
+
+
+class SlatesRequest(Strict):
+    """Body of ``POST /v1/slates``: which open jobs to plan slates for, and the caps.
+
+    ``job_ids``: stored job ids (1-20,000; default every open job). ``slate_size``: workers shown per
+    job (1-100, default 10). ``max_per_worker``: offers a worker may hold at once, counting their
+    shows of the last ``window_hours`` (1-100, default 3; window 0-720 h, default 24). ``max_km``:
+    radius around each job site, km (default as ``/v1/rank``). ``long_waiting_days`` (0-3650, default
+    14) and ``long_waiting_share`` (0-1, default 0): at least that share of the plan's places go to
+    workers with no hire in that many days (solved exactly as a side constraint).
+    ``head_start_hours`` (0-336, default 0 = no tiers): an employer's own good workers (a completed
+    job for that employer rated at least 4 stars) are planned first and released now; everyone else
+    is released that many hours later. Unknown fields are refused.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"slate_size": 10, "max_per_worker": 3},
+                {"job_ids": ["j000001", "j000002"], "long_waiting_share": 0.3, "head_start_hours": 4},
+            ]
+        },
+    )
+    job_ids: list[Id] | None = Field(None, min_length=1, max_length=20_000)
+    slate_size: int = Field(10, ge=1, le=100)
+    max_per_worker: int = Field(3, ge=1, le=100)
+    window_hours: float = Field(24.0, ge=0, le=720, allow_inf_nan=False)
+    max_km: float | None = Field(None, gt=0, le=200, allow_inf_nan=False)
+    long_waiting_days: float = Field(14.0, ge=0, le=3650, allow_inf_nan=False)
+    long_waiting_share: float = Field(0.0, ge=0, le=1, allow_inf_nan=False)
+    head_start_hours: float = Field(0.0, ge=0, le=336, allow_inf_nan=False)
+
+
+class SlateWorker(BaseModel):
+    """One place on a slate: ``p_match`` (calibrated P(completed) after the discount for offers the
+    worker holds), ``reasons``, ``tier`` (1: released now; 2: after the head start), ``release_at``
+    (market time), ``distance_km`` and whether the worker is ``long_waiting``."""
+
+    worker_id: str
+    p_match: float
+    reasons: list[str]
+    tier: int
+    release_at: str
+    distance_km: float
+    long_waiting: bool
+
+
+class Slate(BaseModel):
+    """One job's slate, tier 1 first, then by ``p_match``; ``message`` says why it is empty, when it is."""
+
+    job_id: str
+    workers: list[SlateWorker]
+    message: str | None = None
+
+
+class SlatesResponse(BaseModel):
+    """Answer of ``POST /v1/slates`` (nothing is stored: report what was shown with ``POST /v1/events``).
+
+    ``exposure``: figures of the whole plan (places, workers shown, candidates, share of candidates
+    shown, most places per worker, exposure Gini over candidates, long-waiting share of places) and
+    the same figures for relevance-only top-``slate_size`` lists over the same candidates
+    (``relevance_only``). ``plan``: the optimisation (expected completed matches ``total_p``, proven
+    ``bound`` and ``gap``, ``method``, the long-waiting target and places, solver calls).
+    """
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "model_version": "heuristic-v1",
+                    "slates": [
+                        {
+                            "job_id": "j000001",
+                            "workers": [
+                                {
+                                    "worker_id": "w000042",
+                                    "p_match": 0.31,
+                                    "reasons": ["does this trade (6 years)", "1.2 km away"],
+                                    "tier": 1,
+                                    "release_at": "2026-11-23T09:00:00",
+                                    "distance_km": 1.2,
+                                    "long_waiting": False,
+                                }
+                            ],
+                            "message": None,
+                        }
+                    ],
+                    "exposure": {"places": 1, "workers_shown": 1, "exposure_gini": 0.0},
+                    "plan": {"total_p": 0.31, "bound": 0.31, "gap": 0.0, "method": "flow"},
+                }
+            ]
+        }
+    )
+    model_version: str
+    slates: list[Slate]
+    exposure: dict
+    plan: dict

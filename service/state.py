@@ -8,12 +8,35 @@ import threading
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from gigmatch.core.contract import load_market
+from models.registry import Registry
 from models.scorer import Scorer, load_scorer
 from service.config import Settings
 from service.experiments import Experiment, load_scorers, parse_experiment
+from service.loop.hub import LoopService
 from service.store import Store, open_store
 
 log = logging.getLogger("gigmatch.service")
+
+
+def seed_store(settings: Settings) -> tuple[dict[str, int], str]:
+    """Open the store once (migrating it), seed it from ``settings.data`` when it has no workers (under
+    the store's lock, so replicas starting together seed once), close it; returns its row counts and
+    its URL (without a password)."""
+    store = open_store(settings.store_url(), events_refresh_s=settings.events_refresh_s)
+    try:
+        _seed_once(store, settings)
+        return store.counts(), store.repo.url
+    finally:
+        store.close()
+
+
+def _seed_once(store: Store, settings: Settings) -> None:
+    if settings.data is None:
+        return
+    with store.repo.exclusive("seed"):
+        if store.counts()["workers"] == 0:
+            log.info("seeding the empty store from %s", settings.data)
+            store.seed(load_market(settings.data))
 
 
 class ServiceState:
@@ -29,10 +52,10 @@ class ServiceState:
     def __init__(self, settings: Settings):
         self.settings = settings
         self.keys = settings.keys()
-        self.store: Store = open_store(settings.db, events_refresh_s=settings.events_refresh_s)
-        if settings.data is not None and self.store.counts()["workers"] == 0:
-            log.info("seeding the empty store from %s", settings.data)
-            self.store.seed(load_market(settings.data))
+        settings.webhook()  # a bad webhook setting stops the start with one line, before the store opens
+        self.store: Store = open_store(settings.store_url(), events_refresh_s=settings.events_refresh_s)
+        self.store.follow_s = settings.follow_s
+        _seed_once(self.store, settings)  # replicas starting together: one seeds, the others find it full
         self.scorer: Scorer = load_scorer(settings.model)
         # an online experiment (issue #17): its variants' models are loaded once, here
         self.experiment: Experiment | None = (
@@ -75,6 +98,42 @@ class ServiceState:
         self.model_info.labels(self.scorer.version).set(1)
         self.store.snapshot()  # build the read cache before the first request
         self.store.start_refresher()
+        self.store.start_follower()  # other replicas' writes (and this process's other workers')
+        # the answer loop (事事有回音): cases, answers in the background, feed and webhook
+        self.loop = LoopService(self.store, lambda: self.scorer, settings, self.metrics)
+        self.loop.start()
+        self._stop = threading.Event()
+        self._refused_version: str | None = None
+        if settings.model is not None and settings.model_poll_s > 0:
+            threading.Thread(
+                target=self._follow_registry, name="gigmatch-model-follower", daemon=True
+            ).start()
+
+    def _follow_registry(self) -> None:
+        """Every ``model_poll_s``: load the registry's ``current`` model when it is not the one served
+        (a promotion or rollback made anywhere reaches every replica). A version that fails to load is
+        logged once and not retried until ``current`` changes again; the old model keeps serving."""
+        registry = Registry(self.settings.model)
+        while not self._stop.wait(self.settings.model_poll_s):
+            try:
+                current = registry.current() if registry.is_registry else None
+                if current is None or current in (self.scorer.version, self._refused_version):
+                    continue
+                scorer = load_scorer(self.settings.model)  # built fully before the swap
+                if scorer.version != self.scorer.version:
+                    previous = self.swap_model(scorer)
+                    log.info(
+                        "serving model %s (was %s): the registry's current changed", scorer.version, previous
+                    )
+            except Exception as exc:
+                self._refused_version = current
+                log.warning("model %s not loaded, still serving %s: %s", current, self.scorer.version, exc)
+
+    def close(self) -> None:
+        """Stop the background threads and close the store."""
+        self._stop.set()
+        self.loop.stop()  # before the store: a tick in progress writes to it
+        self.store.close()
 
     def swap_model(self, scorer: Scorer) -> str:
         """Serve ``scorer`` from now on; returns the previous version."""

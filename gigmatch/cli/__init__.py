@@ -11,11 +11,11 @@ import argparse
 import logging
 import sys
 
-from gigmatch.cli import assign, data, experiment, ranker, serve
+from gigmatch.cli import assign, data, dispatch, experiment, loop, ranker, replay, serve, store
 from gigmatch.cli._common import CLIError
 from gigmatch.core.contract import ContractError
 
-COMMANDS = (data, assign, ranker, serve, experiment)
+COMMANDS = (data, assign, ranker, serve, replay, store, dispatch, loop, experiment)
 
 
 def build_parser() -> argparse.ArgumentParser:

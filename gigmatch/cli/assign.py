@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
 from gigmatch.cli._common import (
+    CLIError,
+    checked,
     dask_client,
     finite_float,
     nonneg_int,
@@ -17,14 +20,23 @@ from gigmatch.cli._common import (
 from gigmatch.core.defaults import CANDIDATES_PER_SLOT, DEFAULT_MAX_KM
 from matcher.objectives import DEFAULT_OBJECTIVE, OBJECTIVES
 
+nonneg_float = checked(float, lambda v: math.isfinite(v) and v >= 0, "0 or more", "a number")
+
 
 def cmd_assign(args: argparse.Namespace) -> int:
     """``gigmatch assign``: the batch run over a market folder, with its outputs and report."""
+    if args.horizon_days is not None and (args.dask or args.partition_km is not None):
+        raise CLIError(
+            "--dask/--partition-km are not supported with --horizon-days (the multi-day MIP runs in one process)"
+        )
+    if args.dask or args.partition_km is not None:
+        return _assign_partitioned(args)
     from rich.progress import Progress
 
     from gigmatch.core.contract import load_market
     from matcher.batch import run_batch
     from matcher.report import write_outputs
+    from matcher.shifts import run_shifts
 
     stages = ["load", "encode", "retrieve", "features", "score", "solve", "explain", "write"]
     with Progress(transient=True, disable=not sys.stderr.isatty()) as progress:
@@ -38,17 +50,33 @@ def cmd_assign(args: argparse.Namespace) -> int:
         scorer = scorer_for(args.model)
         client = dask_client(args.dask)
         try:
-            result = run_batch(
-                market,
-                scorer,
-                max_km=args.max_km,
-                objective=args.objective,
-                worker_capacity=args.worker_capacity,
-                min_score=args.min_score,
-                candidates_per_slot=args.candidates_per_slot,
-                client=client,
-                progress=step,
-            )
+            if args.horizon_days is not None:  # multi-day run with time (matcher.shifts)
+                result = run_shifts(
+                    market,
+                    scorer,
+                    horizon_days=args.horizon_days,
+                    gap_minutes=args.gap_minutes,
+                    time_limit_s=args.time_limit_s,
+                    max_km=args.max_km,
+                    objective=args.objective,
+                    worker_capacity=args.worker_capacity,
+                    min_score=args.min_score,
+                    candidates_per_slot=args.candidates_per_slot,
+                    asof_s=_day_start(args.horizon_start),
+                    progress=step,
+                )
+            else:
+                result = run_batch(
+                    market,
+                    scorer,
+                    max_km=args.max_km,
+                    objective=args.objective,
+                    worker_capacity=1 if args.worker_capacity is None else args.worker_capacity,
+                    min_score=args.min_score,
+                    candidates_per_slot=args.candidates_per_slot,
+                    client=client,
+                    progress=step,
+                )
         finally:
             if client is not None:
                 client.close()
@@ -59,7 +87,78 @@ def cmd_assign(args: argparse.Namespace) -> int:
         f"filled {s['filled']}/{s['slots']} slots ({s['fill_rate']:.1%}), mean distance {s['mean_distance_km']} km, "
         f"solver {s['solver_seconds']} s, model {s['model_version']} -> {args.out}"
     )
+    if "method" in s:
+        print(
+            f"method {s['method']}, optimality gap {s['optimality_gap']}, bound {s['bound']} ({s['solver_status']})"
+        )
+        for d in s["per_day"]:
+            print(f"  {d['day']}: {d['filled']}/{d['slots']} slots, {d['workers']} workers")
     return 0
+
+
+def _assign_partitioned(args: argparse.Namespace) -> int:
+    """The partitioned run (:mod:`matcher.partition`): on ``--dask``, or in this process with only
+    ``--partition-km``; a progress bar per stage counts partitions, and each finished partition's
+    figures show beside it."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from gigmatch.core.contract import load_market
+    from matcher.partition import DEFAULT_PARTITION_KM, run_partitioned
+
+    partition_km = args.partition_km if args.partition_km is not None else DEFAULT_PARTITION_KM
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[detail]}"),
+    )
+    with Progress(*columns, transient=True, disable=not sys.stderr.isatty()) as progress:
+        tasks: dict[str, int] = {}
+
+        def step(stage: str, done: int, total: int, detail: str = "") -> None:
+            if stage not in tasks:
+                tasks[stage] = progress.add_task(stage, total=total, detail="")
+            progress.update(tasks[stage], completed=done, total=total, detail=detail)
+
+        market = load_market(args.data)
+        client = dask_client(args.dask)
+        try:
+            s = run_partitioned(
+                market,
+                args.out,
+                model=args.model,
+                partition_km=partition_km,
+                max_km=args.max_km,
+                objective=args.objective,
+                worker_capacity=1 if args.worker_capacity is None else args.worker_capacity,
+                min_score=args.min_score,
+                candidates_per_slot=args.candidates_per_slot,
+                client=client,
+                progress=step,
+            )
+        finally:
+            if client is not None:
+                client.close()
+    proven = all(g["certified"] for r in s["reconciliation"] for g in r["groups"])
+    print(
+        f"filled {s['filled']}/{s['slots']} slots ({s['fill_rate']:.1%}), mean distance {s['mean_distance_km']} km, "
+        f"{len(s['partitions'])} partitions of {partition_km:g} km ({'optimum proven' if proven else 'solved whole where unproven'}), "
+        f"{s['total_seconds']} s, driver peak {s['driver_peak_rss_mb']:.0f} MB, model {s['model_version']} -> {args.out}"
+    )
+    return 0
+
+
+def _day_start(text: str | None) -> float | None:
+    """``YYYY-MM-DD`` -> its midnight in market seconds since the epoch; None stays None (today)."""
+    if text is None:
+        return None
+    import pandas as pd
+
+    try:
+        return pd.Timestamp(pd.Timestamp(text).date()).value / 1e9
+    except ValueError:
+        raise CLIError(f"--horizon-start: {text!r} is not a date YYYY-MM-DD") from None
 
 
 def register(sub) -> None:
@@ -70,7 +169,12 @@ def register(sub) -> None:
     p.add_argument("--model", type=Path, help="model dir or registry; default: the heuristic scorer")
     p.add_argument("--max-km", type=positive_float, default=DEFAULT_MAX_KM)
     p.add_argument("--objective", choices=sorted(OBJECTIVES), default=DEFAULT_OBJECTIVE)
-    p.add_argument("--worker-capacity", type=nonneg_int, default=1)
+    p.add_argument(
+        "--worker-capacity",
+        type=nonneg_int,
+        default=None,
+        help="jobs per worker (default 1; with --horizon-days: no limit beyond time)",
+    )
     p.add_argument("--min-score", type=finite_float, default=None)
     p.add_argument(
         "--candidates-per-slot",
@@ -78,5 +182,34 @@ def register(sub) -> None:
         default=CANDIDATES_PER_SLOT,
         help=f"each job keeps this many nearest able workers per slot (default {CANDIDATES_PER_SLOT})",
     )
-    p.add_argument("--dask", metavar="local|SCHEDULER_ADDRESS", default=None)
+    p.add_argument(
+        "--dask",
+        metavar="local|SCHEDULER_ADDRESS",
+        default=None,
+        help="run partitioned on a Dask cluster (local: a LocalCluster of 2 worker processes)",
+    )
+    p.add_argument(
+        "--partition-km",
+        type=positive_float,
+        default=None,
+        help="grid cell side for the partitioned run (default 50 with --dask; alone: partitions run here, one by one)",
+    )
+    p.add_argument(
+        "--horizon-days",
+        type=positive_int,
+        default=None,
+        help="assign every job starting in the next N days with time: no overlaps, hours, daily caps",
+    )
+    p.add_argument(
+        "--gap-minutes", type=nonneg_float, default=30.0, help="minimum time between two jobs of a worker"
+    )
+    p.add_argument(
+        "--time-limit-s", type=positive_float, default=60.0, help="MIP time limit; the proven gap is reported"
+    )
+    p.add_argument(
+        "--horizon-start",
+        metavar="YYYY-MM-DD",
+        default=None,
+        help="first day of the horizon (market time); default today",
+    )
     p.set_defaults(func=cmd_assign)

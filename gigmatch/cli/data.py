@@ -39,6 +39,16 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         exploration=args.exploration,
         examination_power=args.examination_power,
     )
+    from gigmatch.sim.province import find_province, write_province_simulation
+
+    counties = find_province(args.region)
+    if counties is not None:  # a province: its counties one by one, appended (bounded memory)
+        summary = write_province_simulation(config, counties, args.out, fmt=args.format, taxonomy=taxonomy)
+        print(
+            f"simulated {summary['province']} ({len(summary['counties'])} counties): {summary['workers']} workers, "
+            f"{summary['jobs']} jobs, {summary['events']} events -> {args.out}"
+        )
+        return 0
     summary = write_simulation(config, args.out, fmt=args.format, taxonomy=taxonomy)
     print(
         f"simulated {summary['region']['full_name']}: {summary['workers']} workers, {summary['jobs']} jobs, "
@@ -80,7 +90,11 @@ def cmd_taxonomy(args: argparse.Namespace) -> int:
 def register(sub) -> None:
     """Add ``simulate``, ``validate`` and ``taxonomy`` to the subcommand parsers ``sub``."""
     p = sub.add_parser("simulate", help="simulate a county market with an event log and its oracle")
-    p.add_argument("--region", default="将乐县", help="county or district name, full name or adcode")
+    p.add_argument(
+        "--region",
+        default="将乐县",
+        help="county or district name, full name or adcode; or a province (四川省): all its counties",
+    )
     p.add_argument("--workers", type=positive_int, default=10_000)
     p.add_argument("--jobs", type=positive_int, default=2_000)
     p.add_argument("--days", type=positive_int, default=30)

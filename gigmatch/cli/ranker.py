@@ -80,6 +80,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         print(
             f"{label:<{width}}{m['ndcg@5']:>9.4f}{m['ndcg@10']:>9.4f}{m['map']:>9.4f}{m['recall@10']:>9.4f}"
         )
+    if "calibration" in report:  # the probability slates use: P(completed) per showing
+        cal = report["calibration"]
+        print(
+            f"calibration (P(completed), {cal['pairs']} pairs, rate {cal['completion_rate']}): "
+            f"ECE {cal['ece']:.4f} (uncalibrated {cal['ece_uncalibrated']:.4f})"
+        )
+        print(f"{'p bin':<12}{'pairs':>8}{'mean p':>9}{'rate':>9}")
+        for b in cal["reliability"]:
+            print(f"{b['lo']:.1f}-{b['hi']:.1f}{'':<5}{b['pairs']:>8}{b['mean_p']:>9.4f}{b['rate']:>9.4f}")
     if report.get("model_vs_oracle_ndcg@10") is not None:
         print(f"model reaches {report['model_vs_oracle_ndcg@10']:.1%} of the oracle's NDCG@10")
         for name in others:

@@ -27,22 +27,25 @@ def cmd_serve(args: argparse.Namespace) -> int:
             "data": args.data,
             "model": args.model,
             "db": args.db,
+            "store": args.store,
             "host": args.host,
             "port": args.port,
             "demo": args.demo or None,
         }.items()
         if v is not None
     }
+    if args.workers > 1:
+        return _serve_workers(args.workers, overrides)
     try:
         settings = Settings(**overrides)
         app = create_app(settings)
-    except (ValueError, OSError) as exc:
+    except (ValueError, OSError, RuntimeError) as exc:
         raise CLIError(str(exc).splitlines()[0]) from None
     state = app.state.gigmatch
     counts = state.store.counts()
     print(
         f"gigmatch serving {counts['workers']} workers, {counts['jobs']} jobs, {counts['events']} events "
-        f"from {settings.db} with model {state.scorer.version} on http://{settings.host}:{settings.port}"
+        f"from {app.state.gigmatch.store.repo.url} with model {state.scorer.version} on http://{settings.host}:{settings.port}"
     )
     if settings.demo:
         job = state.store.snapshot().jobs.ids[0] if counts["jobs"] else "JOB_ID"
@@ -57,12 +60,62 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _serve_workers(workers: int, overrides: dict) -> int:
+    """``--workers N``: N uvicorn worker processes behind one port, each a replica over the store.
+
+    The settings travel to the workers as ``GIGMATCH_*`` variables. This process checks them, opens the
+    store once (migrating it and seeding an empty one, under the store's lock) and then supervises:
+    uvicorn restarts a worker that dies. The replicas follow each other's writes through the store's
+    change feed, so a write answered by one worker is read by the others within a second.
+    """
+    import os
+
+    import uvicorn
+
+    from service.config import Settings
+    from service.state import seed_store
+
+    try:
+        settings = Settings(**overrides)
+        settings.keys()
+        for name, value in overrides.items():
+            os.environ[f"GIGMATCH_{name.upper()}"] = (
+                str(value).lower() if isinstance(value, bool) else str(value)
+            )
+        counts, url = seed_store(settings)
+    except (ValueError, OSError, RuntimeError) as exc:
+        raise CLIError(str(exc).splitlines()[0]) from None
+    print(
+        f"gigmatch serving {counts['workers']} workers, {counts['jobs']} jobs, {counts['events']} events "
+        f"from {url} with {workers} "
+        f"worker processes on http://{settings.host}:{settings.port}",
+        flush=True,
+    )
+    uvicorn.run(
+        "service.app:create_app",
+        factory=True,
+        workers=workers,
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        access_log=False,
+    )
+    return 0
+
+
 def register(sub) -> None:
     """Add this module\'s commands to the subcommand parsers ``sub``."""
-    p = sub.add_parser("serve", help="run the scoring API over the embedded SQLite store")
+    p = sub.add_parser("serve", help="run the scoring API over the store (SQLite file or PostgreSQL)")
     p.add_argument("--data", type=Path, help="market folder that seeds an empty store")
     p.add_argument("--model", type=Path, help="model registry or version folder (default: heuristic)")
-    p.add_argument("--db", type=Path, help="SQLite store file (default gigmatch.db)")
+    p.add_argument(
+        "--store",
+        help="SQLite file path or postgresql://user:pass@host:port/db (default gigmatch.db; GIGMATCH_STORE)",
+    )
+    p.add_argument("--db", type=Path, help="SQLite store file (the older name of --store)")
+    p.add_argument(
+        "--workers", type=positive_int, default=1, help="worker processes behind the one port (default 1)"
+    )
     p.add_argument("--host")
     p.add_argument("--port", type=positive_int)
     p.add_argument("--demo", action="store_true", help="accept the published demo API keys")

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from gigmatch.core.defaults import DEFAULT_MAX_TRAVEL_KM  # also importable from here, its old home
+from gigmatch.core.hours import HoursError, normalise_hours
 from gigmatch.core.taxonomy import Taxonomy, VocabularyError, default_taxonomy
 from gigmatch.core.times import TimeValueError, format_market_times, to_market_times
 
@@ -60,7 +61,7 @@ class Column:
     """One column of a table: its kind, whether it is required, its default and valid range."""
 
     name: str
-    kind: str  # id | str | float | int | bool | datetime | list | skills | certs | related | event
+    kind: str  # id | str | float | int | bool | datetime | list | skills | certs | related | event | hours
     required: bool = False
     default: Any = None
     lo: float | None = None
@@ -126,6 +127,20 @@ SCHEMAS: dict[str, list[Column]] = {
         ),
         Column(
             "available_until", "datetime", default=pd.NaT, doc="(extension) last day available; empty: open"
+        ),
+        Column(
+            "available_hours",
+            "hours",
+            default="",
+            doc="weekly windows, market time, e.g. `mon-fri 09:00-15:00;sat 08:00-12:00`; empty: any time",
+        ),
+        Column(
+            "max_hours_per_day",
+            "float",
+            default=np.nan,
+            lo=0,
+            hi=24,
+            doc="most hours of work on one calendar day (multi-day runs); empty: no cap",
         ),
     ],
     "jobs": [
@@ -388,6 +403,21 @@ def _parse_datetime(raw: pd.Series, col: Column, source: str) -> pd.Series:
     return pd.Series(values, index=raw.index)
 
 
+def _parse_hours(raw: pd.Series, col: Column, source: str) -> np.ndarray:
+    """Weekly windows (:mod:`gigmatch.core.hours`), stored in their normalised text; "" is any time."""
+    values = _parse_ids(raw, col, source)
+    out = np.empty(len(values), dtype=object)
+    seen: dict[str, str] = {}  # many workers share a timetable
+    for pos, text in enumerate(values):
+        if text not in seen:
+            try:
+                seen[text] = normalise_hours(text)
+            except HoursError as exc:
+                raise _fail(source, pos, col.name, str(exc)) from None
+        out[pos] = seen[text]
+    return out
+
+
 def _parse_bool(raw: pd.Series, col: Column, source: str) -> np.ndarray:
     text = raw.astype(str).str.strip().str.lower()
     missing = _is_missing(raw)
@@ -634,6 +664,8 @@ def _parse_column(series: pd.Series, col: Column, source: str, normalise, out: p
         if col.vocab is not None:
             values = np.array([normalise(v) for v in values], dtype=object)
         return values
+    if col.kind == "hours":
+        return _parse_hours(series, col, source)
     if col.kind == "float":
         return _parse_numbers(series, col, source, integer=False)
     if col.kind == "int":

@@ -24,6 +24,7 @@ from gigmatch.sim.behaviour import draw_outcomes, only_examined, pair_probabilit
 from gigmatch.sim.config import SimulationConfig
 from gigmatch.sim.events import event_log
 from gigmatch.sim.geography import place_homes, place_villages, place_work_sites, to_latlon
+from gigmatch.sim.hours import draw_hours
 from gigmatch.sim.oracle import graded_outcomes, oracle_table
 from gigmatch.sim.policy import show_jobs
 from gigmatch.sim.population import Vocabulary, draw_employers, draw_jobs, draw_workers
@@ -69,6 +70,7 @@ def simulate_market(
     employers = draw_employers(rng, max(1, config.jobs // 5))
     sites = place_work_sites(rng, villages, radius)
     jobs = draw_jobs(rng, config.jobs, vocab, employers, sites, region, t0, config.days)
+    workers, jobs = draw_hours(config.seed, workers, jobs)  # its own stream: the draws above and below stay
 
     pairs = show_jobs(rng, workers, jobs, employers, config.shown_per_job, config.pool_size)
     probs = pair_probabilities(rng, pairs, workers, jobs, employers)

@@ -1,6 +1,6 @@
 """The API's routers, one module per resource; ``service.app`` includes them in this order."""
 
-from service.routes import assign, events, health, models, rank, resources, taxonomy
+from service.routes import assign, events, health, loop, models, rank, resources, slates, taxonomy
 
 ROUTERS = (
     health.router,
@@ -10,4 +10,6 @@ ROUTERS = (
     assign.router,
     models.router,
     taxonomy.router,
+    slates.router,
+    loop.router,
 )

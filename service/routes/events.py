@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from gigmatch.core.contract import events_from_records
+from gigmatch.core.times import market_now
 from service.deps import BackendAuth, StateDep
 from service.schemas import ERROR_RESPONSES, EventsRequest, EventsResponse
 
@@ -33,5 +34,6 @@ def ingest(body: EventsRequest, state: StateDep) -> dict:
     within_batch_dupes = len(ev) - len(frame)
     accepted, duplicates = state.store.add_events(frame)
     state.events_in.labels("accepted").inc(accepted)
+    state.loop.cases.on_events(frame, market_now())  # a hire closes the worker's case
     state.events_in.labels("duplicate").inc(duplicates + within_batch_dupes)
     return {"accepted": accepted, "duplicates": duplicates + within_batch_dupes}

@@ -34,4 +34,5 @@ def metrics(state: StateDep) -> PlainTextResponse:
     """Prometheus metrics: latency per endpoint and status, model version, store sizes, refusals."""
     for table, n in state.store.counts().items():
         state.store_size.labels(table).set(n)
+    state.loop.update_gauges()
     return PlainTextResponse(generate_latest(state.metrics), media_type=CONTENT_TYPE_LATEST)

@@ -20,11 +20,17 @@ from service.schemas import (
     RecommendResponse,
     contract_row,
 )
+from service.slates import require_calibration
 
 router = APIRouter(prefix="/v1", tags=["ranking"], dependencies=[BackendAuth], responses=ERROR_RESPONSES)
 
 
-@router.post("/rank", response_model=RankResponse, summary="Rank candidate workers for a job")
+@router.post(
+    "/rank",
+    response_model=RankResponse,
+    response_model_exclude_unset=True,  # p_match / offers_held only with exposure_aware
+    summary="Rank candidate workers for a job",
+)
 def rank(body: RankRequest, state: StateDep, response: Response) -> dict:
     """Rank the workers who may take a job, best first, each with a few reasons.
 
@@ -33,7 +39,8 @@ def rank(body: RankRequest, state: StateDep, response: Response) -> dict:
     break a hard constraint (blacklisted employer, missing or expired certificate, no matching
     skill, beyond the worker's travel limit or the radius) are never listed; ``excluded`` counts them
     by reason (``unknown_worker`` counts candidate ids that are not stored). When nobody is listed,
-    ``message`` says why.
+    ``message`` says why. With ``exposure_aware`` the order is the calibrated P(completed) discounted
+    for the offers each worker already holds (shows of the last 24 h), given as ``p_match``.
 
     The ``Server-Timing`` header gives the time spent per phase (retrieval, features, model).
     404 for an unknown ``job_id``; 503 when the server is busy (retry after ``Retry-After`` seconds).
@@ -56,7 +63,11 @@ def rank(body: RankRequest, state: StateDep, response: Response) -> dict:
         timings: dict = {}
         unit = body.job_id if body.job_id is not None else unit_of(body.job)
         arms = experiment_arms(state, unit, "/v1/rank")
+        if body.exposure_aware:
+            for arm_scorer in arms.scorers if arms else [scorer]:
+                require_calibration(arm_scorer)
         now = market_now()
+        blocked = state.loop.cases.blocked_rows(snap.workers.ids)
         lists = [
             rank_job(
                 snap,
@@ -69,6 +80,8 @@ def rank(body: RankRequest, state: StateDep, response: Response) -> dict:
                 now,
                 timings,
                 rerank_top=state.settings.rerank_top,
+                blocked=blocked,
+                exposure_aware=body.exposure_aware,
             )
             for arm_scorer in (arms.scorers if arms else [scorer])
         ]

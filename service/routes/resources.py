@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path
 
+from gigmatch.core.times import market_now
 from service.deps import BackendAuth, StateDep
 from service.schemas import ERROR_RESPONSES, JobIn, Stored, WorkerIn, contract_row
 
@@ -45,6 +46,7 @@ def put_worker(worker_id: PathId, body: WorkerIn, state: StateDep) -> dict:
     request, when the response is sent. 422 for an invalid body.
     """
     state.store.upsert_worker(contract_row(body, worker_id=worker_id))
+    state.loop.cases.on_put("worker", worker_id, market_now())  # opens or re-opens the worker's case
     return {"id": worker_id, "status": "stored"}
 
 
@@ -53,6 +55,7 @@ def delete_worker(worker_id: PathId, state: StateDep) -> dict:
     """Delete a stored worker; it is no longer ranked or assigned. 404 for an unknown id."""
     if not state.store.delete_worker(worker_id):
         raise HTTPException(404, f"unknown worker {worker_id!r}")
+    state.loop.cases.close("worker", worker_id, "deleted", market_now())
     return {"id": worker_id, "status": "deleted"}
 
 
@@ -71,6 +74,7 @@ def put_job(job_id: PathId, body: JobIn, state: StateDep) -> dict:
     response is sent. 422 for an invalid body.
     """
     state.store.upsert_job(contract_row(body, job_id=job_id))
+    state.loop.cases.on_put("job", job_id, market_now())  # opens, re-opens or marks the job's case changed
     return {"id": job_id, "status": "stored"}
 
 
@@ -79,4 +83,5 @@ def delete_job(job_id: PathId, state: StateDep) -> dict:
     """Delete a stored job; it is no longer recommended, ranked or assigned. 404 for an unknown id."""
     if not state.store.delete_job(job_id):
         raise HTTPException(404, f"unknown job {job_id!r}")
+    state.loop.cases.close("job", job_id, "deleted", market_now())
     return {"id": job_id, "status": "deleted"}

@@ -15,17 +15,38 @@ an immutable read :class:`~service.store.snapshot.Snapshot`:
 
 Events about a worker who is not stored yet are kept; they count from the moment the worker is
 stored (the history of a new worker is extended with its logged events).
+
+**Replicas** (issue #16). Several processes may share one repository (a PostgreSQL database, or one
+SQLite file on one machine). Every change reaches a store's memory through the repository's change
+feed, its own writes included: a write commits, then :meth:`Store.sync` applies the feed from the
+store's cursor onwards (entity ``changes`` and events, both numbered in commit order), so each
+process applies the same changes in the same order, each exactly once. A background follower
+(:meth:`Store.start_follower`) wakes on the database's notification (or every ``follow_s``) and
+applies the other processes' writes: an entity write on one replica is served by the others within
+about a second. The store's own written rows are not validated twice: a fed row equal to one this
+store just wrote takes its already validated frame.
 """
 
 from __future__ import annotations
 
+import itertools
+import logging
 import threading
+import time
+import uuid
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from gigmatch.core.contract import VOCABULARY_TABLES, Market, empty_table, serialise_table, validate_table
+from gigmatch.core.contract import (
+    VOCABULARY_TABLES,
+    Market,
+    empty_table,
+    events_from_records,
+    serialise_table,
+    validate_table,
+)
 from gigmatch.core.taxonomy import Taxonomy, default_taxonomy
 from gigmatch.core.times import market_now
 from service.store import snapshot as snapshots
@@ -34,16 +55,67 @@ from service.store.repository import EVENT_COLUMNS, MarketRepository, entity_key
 from service.store.snapshot import HiredPairs, Snapshot, concat_events
 from service.store.sqlite import SQLiteRepository
 
-__all__ = ["Snapshot", "Store", "open_store"]
+__all__ = ["Snapshot", "Store", "open_repository", "open_store"]
+
+log = logging.getLogger("gigmatch.store")
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+CHANGES_KEPT_S = 7 * 24 * 3600.0  # the change feed keeps a week; a replica further behind restarts
+
+
+def is_postgres(url: str | Path) -> bool:
+    """Whether a store URL names a PostgreSQL database (else it is a SQLite file path)."""
+    return str(url).startswith(POSTGRES_SCHEMES)
+
+
+def open_repository(url: str | Path) -> MarketRepository:
+    """The repository a store URL names: ``postgresql://user:pass@host:port/db`` or a SQLite file path.
+
+    Raises
+    ------
+    ValueError
+        For another URL scheme, or a PostgreSQL URL without the ``postgres`` extra installed.
+    service.store.repository.StoreUnavailable
+        When the PostgreSQL server cannot be reached.
+    """
+    text = str(url)
+    if is_postgres(text):
+        try:
+            from service.store.postgres import PostgresRepository  # psycopg is an optional extra
+        except ImportError:
+            raise ValueError(
+                "a postgresql:// store needs psycopg 3: pip install 'gigmatch[postgres]'"
+            ) from None
+        return PostgresRepository(text)
+    if "://" in text:
+        scheme = text.split("://", 1)[0]
+        raise ValueError(
+            f"store {scheme}://... is not supported; give a SQLite file path or a postgresql:// URL"
+        )
+    return SQLiteRepository(text)
 
 
 def open_store(url: str | Path, *, events_refresh_s: float = 2.0) -> Store:
-    """A store over the backend the URL names: a filesystem path is an embedded SQLite store."""
-    text = str(url)
-    if "://" in text:
-        scheme = text.split("://", 1)[0]
-        raise ValueError(f"store {scheme}://... is not supported by this version; give a SQLite file path")
-    return Store(SQLiteRepository(text), events_refresh_s=events_refresh_s)
+    """A store over the backend the URL names (see :func:`open_repository`)."""
+    return Store(open_repository(url), events_refresh_s=events_refresh_s)
+
+
+def events_frame(rows: list[tuple]) -> pd.DataFrame:
+    """The validated events table from stored event tuples (:data:`EVENT_COLUMNS` order, ISO ``ts``).
+
+    Stored events were validated when they were accepted, so this only assembles them (the same
+    function the API uses for its already validated bodies).
+    """
+    if not rows:
+        return empty_table("events")
+    records = []
+    for row in rows:
+        record = dict(zip(EVENT_COLUMNS, row, strict=True))
+        for name, cast in (("rating", float), ("position", lambda v: int(float(v))), ("propensity", float)):
+            value = record[name]
+            record[name] = None if value is None or value == "" or value != value else cast(value)
+        record["policy"] = record["policy"] or ""
+        records.append(record)
+    return events_from_records(records)
 
 
 class Store:
@@ -57,14 +129,25 @@ class Store:
         How often the refresher applies ingested events to the snapshot, seconds.
     """
 
-    def __init__(self, repository: MarketRepository | str | Path, events_refresh_s: float = 2.0):
+    def __init__(
+        self,
+        repository: MarketRepository | str | Path,
+        events_refresh_s: float = 2.0,
+        follow_s: float = 0.5,
+    ):
         self.repo = repository if isinstance(repository, MarketRepository) else SQLiteRepository(repository)
         self.events_refresh_s = events_refresh_s
+        self.follow_s = follow_s
+        self.replica_id = uuid.uuid4().hex[:12]  # this process's name for leases
+        self._sync_lock = threading.Lock()  # one feed reader at a time
+        self._changes_seq: int | None = None  # last entity change applied (None: no table loaded yet)
+        self._events_seq = 0  # last event sequence in memory
+        self._follower: threading.Thread | None = None
+        self._stop_follow = threading.Event()
         self._lock = threading.RLock()  # the in-memory tables and event list
         self._build_lock = threading.Lock()  # one snapshot build at a time; readers never take it
         self._snapshot: Snapshot | None = None
         self._events: list[pd.DataFrame] | None = None  # validated events in memory (None: not loaded)
-        self._event_ids: set[str] = set()
         self._pending: list[pd.DataFrame] = []  # events accepted since the snapshot last saw events
         self._events_dirty = threading.Event()
         # validated entity tables as a restart reads them (None: no rows); a table is read from the
@@ -76,26 +159,113 @@ class Store:
 
     # ---- writes --------------------------------------------------------------------------------
     def _upsert(self, table: str, frame: pd.DataFrame, rebuild: bool = True) -> None:
-        """Store validated rows (contract form) and patch the table in memory: replaced rows keep
-        their place, new rows come last (the repository's stored order)."""
-        key = entity_key(table)
+        """Store validated rows (contract form); they reach memory through the feed (:meth:`sync`)."""
         rows = serialise_table(frame, table).astype(object).where(lambda d: d.notna(), "")
         # every column is kept, empty ones as "": the contract refuses a missing required list
         # (skills) where it accepts an empty one
-        self.repo.upsert_rows(table, rows.to_dict("records"))
-        with self._lock:
-            if table in self._tables:
-                old = self._tables[table]
-                fresh = frame.reset_index(drop=True)
-                if old is not None:
-                    at = pd.Index(old[key]).get_indexer(fresh[key])
-                    order = np.arange(len(old))
-                    order[at[at >= 0]] = len(old) + np.flatnonzero(at >= 0)
-                    order = np.r_[order, len(old) + np.flatnonzero(at < 0)]
-                    fresh = pd.concat([old, fresh], ignore_index=True).iloc[order].reset_index(drop=True)
-                self._tables[table] = fresh
-        if rebuild:
+        records = rows.to_dict("records")
+        self.repo.upsert_rows(table, records)
+        self.sync(own=(table, records, frame.reset_index(drop=True)), rebuild=rebuild)
+
+    def _patch(self, table: str, fresh: pd.DataFrame) -> None:
+        """Patch the in-memory table with validated rows: replaced rows keep their place, new rows come
+        last (the repository's stored order). Call with ``_lock`` held."""
+        key = entity_key(table)
+        keys = fresh[key].to_numpy(dtype=object)
+        if pd.Index(keys).has_duplicates:  # one key written twice in a batch: the last content, first place
+            last = {k: i for i, k in enumerate(keys)}
+            fresh = fresh.iloc[[last[k] for k in pd.unique(keys)]].reset_index(drop=True)
+        old = self._tables[table]
+        if old is not None:
+            at = pd.Index(old[key]).get_indexer(fresh[key])
+            order = np.arange(len(old))
+            order[at[at >= 0]] = len(old) + np.flatnonzero(at >= 0)
+            order = np.r_[order, len(old) + np.flatnonzero(at < 0)]
+            fresh = pd.concat([old, fresh], ignore_index=True).iloc[order].reset_index(drop=True)
+        self._tables[table] = fresh
+
+    def _validated(self, table: str, rows: list[dict], own) -> pd.DataFrame:
+        """Fed rows as a validated frame: this store's own just-written frame when they are exactly its
+        rows, else validated with the market's vocabulary."""
+        if own is not None and own[0] == table:
+            _, records, frame = own
+            key = entity_key(table)
+            where = {str(r[key]): i for i, r in enumerate(records)}
+            positions = [where.get(str(r.get(key))) for r in rows]
+            if None not in positions and all(
+                _same_row(records[i], r) for i, r in zip(positions, rows, strict=True)
+            ):
+                return frame.iloc[positions].reset_index(drop=True)
+        return validate_table(pd.DataFrame(rows), table, source=table, taxonomy=self.taxonomy)
+
+    def sync(self, own=None, rebuild: bool = True) -> bool:
+        """Apply the change feed from this store's cursor: every entity write committed since, by any
+        process; then the new events. Rebuilds the snapshot when an entity changed (and ``rebuild``).
+        Returns whether an entity changed.
+
+        ``own`` is ``(table, records, frame)`` of a write this store just committed, whose validated
+        frame is reused instead of validating the fed rows again.
+        """
+        changed = own is not None
+        reset = False
+        with self._sync_lock:
+            cursor = self._changes_seq
+            while cursor is not None:
+                batch = self.repo.changes_after(cursor, limit=10_000)
+                if not batch:
+                    break
+                cursor = batch[-1][0]
+                for (table, deleted), run in itertools.groupby(batch, key=lambda c: (c[1], c[3] is None)):
+                    run = list(run)
+                    if table in VOCABULARY_TABLES:  # the vocabulary changed (seeding): read everything again
+                        reset = True
+                        continue
+                    with self._lock:
+                        loaded = table in self._tables
+                    if not loaded:  # read whole when first needed, with these changes in it
+                        continue
+                    if deleted:
+                        gone = {c[2] for c in run}
+                        with self._lock:
+                            old = self._tables[table]
+                            if old is not None:
+                                rest = old[~old[entity_key(table)].isin(gone)].reset_index(drop=True)
+                                self._tables[table] = rest if len(rest) else None
+                    else:
+                        fresh = self._validated(table, [c[3] for c in run], own)
+                        with self._lock:
+                            self._patch(table, fresh)
+                    changed = True
+            with self._lock:
+                if reset:
+                    self._tables, self._taxonomy, self._changes_seq = {}, None, None
+                    changed = True
+                elif cursor is not None:
+                    self._changes_seq = cursor
+        self._follow_events()
+        if changed and rebuild:
             self.rebuild()
+        return changed
+
+    def _follow_events(self) -> int:
+        """Append the events accepted since this store's event cursor (by any process) to the log in
+        memory and to the pending batch; how many."""
+        n = 0
+        with self._lock:
+            if self._events is None:  # the log is read whole when first needed
+                return 0
+            while True:
+                rows, last = self.repo.events_after(self._events_seq)
+                if not rows:
+                    break
+                fresh = events_frame(rows)
+                self._events.append(fresh)
+                self._pending.append(fresh)
+                self._events_seq = last
+                n += len(rows)
+            if n:
+                self._events_dirty.set()
+        return n
 
     def seed(self, market: Market) -> None:
         """Load a validated market into the store (used when the store is empty), with its vocabulary
@@ -141,13 +311,8 @@ class Store:
 
     def _delete(self, table: str, key: str) -> bool:
         found = self.repo.delete_row(table, key)
-        with self._lock:
-            old = self._tables.get(table)
-            if found and old is not None:
-                rest = old[old[entity_key(table)] != key].reset_index(drop=True)
-                self._tables[table] = rest if len(rest) else None
         if found:
-            self.rebuild()
+            self.sync()  # the deletion comes back through the feed, in commit order
         return found
 
     def add_events(self, events: pd.DataFrame) -> tuple[int, int]:
@@ -166,16 +331,12 @@ class Store:
             )
             for e, ts, j, w, ev, r, p, pol, q in zip(*(events[c] for c in EVENT_COLUMNS), strict=True)
         ]
-        with self._lock:
-            # under the lock: an event is either in the log a rebuild reads or in a later pending batch
-            accepted = self.repo.add_events(rows)
-            if accepted and self._events is not None:
-                seen = self._event_ids  # O(batch) membership; Series.isin(set) would convert the set
-                fresh = events[np.fromiter((e not in seen for e in events["event_id"]), bool, len(events))]
-                self._events.append(fresh)
-                self._pending.append(fresh)
-                self._event_ids.update(fresh["event_id"])
-                self._events_dirty.set()
+        accepted = self.repo.add_events(rows)  # committed: the database decides what is new
+        if accepted:
+            # the accepted events (and any other process's since the cursor) enter memory through the
+            # feed, in commit order, each once: an event is in the log a rebuild reads or in a later
+            # pending batch
+            self._follow_events()
         return accepted, len(rows) - accepted
 
     # ---- reads ---------------------------------------------------------------------------------------
@@ -204,6 +365,8 @@ class Store:
     def _frame(self, table: str) -> pd.DataFrame | None:
         with self._lock:
             if table not in self._tables:
+                if self._changes_seq is None:  # the feed position before the first read: replays are
+                    self._changes_seq = self.repo.last_change()  # idempotent, nothing is missed
                 rows = self.repo.read_rows(table)
                 frame = validate_table(pd.DataFrame(rows), table, taxonomy=self.taxonomy) if rows else None
                 self._tables[table] = frame
@@ -213,10 +376,15 @@ class Store:
         """The validated event log as frames in arrival order; read once, then kept in memory. Call
         with ``_lock`` held."""
         if self._events is None:
-            raw = self.repo.read_events()
-            frame = validate_table(raw, "events") if len(raw) else None
-            self._events = [frame] if frame is not None else []
-            self._event_ids = set(frame["event_id"]) if frame is not None else set()
+            frames, after = [], 0
+            while True:
+                rows, last = self.repo.events_after(after, limit=500_000)
+                if not rows:
+                    break
+                frames.append(events_frame(rows))
+                after = last
+            self._events = [concat_events(frames)] if frames else []
+            self._events_seq = after
         return self._events
 
     def market(self, events: bool = True) -> Market:
@@ -275,7 +443,41 @@ class Store:
         """Start the background thread that applies ingested events every ``events_refresh_s``."""
         self._refresher.start()
 
+    def start_follower(self) -> None:
+        """Start the background thread that applies other processes' writes: it waits for the
+        database's notification (or ``follow_s``), then :meth:`sync`; it also prunes the change feed
+        (older than :data:`CHANGES_KEPT_S`) once an hour, under a lease so that one replica does it."""
+        if self._follower is not None:
+            return
+
+        def loop() -> None:
+            next_prune = 0.0
+            while not self._stop_follow.is_set():
+                try:
+                    self.repo.wait_for_change(self.follow_s)
+                    if self._stop_follow.is_set():
+                        break
+                    self.sync()
+                    if time.monotonic() >= next_prune:
+                        next_prune = time.monotonic() + 3600
+                        if self.repo.acquire_lease("prune_changes", self.replica_id, ttl_s=1800):
+                            self.repo.prune_changes(CHANGES_KEPT_S)
+                except Exception as exc:  # the database is away: keep serving the last snapshot
+                    log.warning("following the store failed (%s); retrying", str(exc).splitlines()[0])
+                    self._stop_follow.wait(1.0)
+
+        self._follower = threading.Thread(target=loop, name="gigmatch-store-follower", daemon=True)
+        self._follower.start()
+
     def close(self) -> None:
-        """Stop the refresher and close the repository."""
+        """Stop the refresher and the follower and close the repository."""
         self._refresher.stop()
+        self._stop_follow.set()
+        if self._follower is not None:
+            self._follower.join(5)
         self.repo.close()
+
+
+def _same_row(written: dict, fed: dict) -> bool:
+    """Whether a fed row is the one written (compared as JSON would carry it)."""
+    return len(written) == len(fed) and all(str(v) == str(fed.get(k)) for k, v in written.items())

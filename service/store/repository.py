@@ -1,7 +1,7 @@
 """The persistence interface of the service: what a database must offer the store.
 
 :class:`MarketRepository` is the protocol (in the manner of implicit's ``RecommenderBase``): every
-backend implements it and passes the same shared tests (``tests/service/store_contract.py``). The
+backend implements it and passes the same shared tests (``StoreContract`` in ``tests/service/test_store.py``). The
 store (:class:`service.store.Store`) keeps the validated tables, the event log and the read snapshot
 in memory and talks to a repository only through these methods, so a second database is a new
 module, not an edit.
@@ -27,6 +27,7 @@ Rows are contract rows: ``dict`` of column -> value in the contract's string for
 from __future__ import annotations
 
 import re
+from contextlib import AbstractContextManager
 from typing import Protocol, runtime_checkable
 
 import pandas as pd
@@ -50,6 +51,10 @@ EVENT_COLUMNS = (
     "policy",
     "propensity",
 )
+
+
+class StoreUnavailable(RuntimeError):
+    """The database cannot be reached (down, restarting, out of connections): the API answers 503."""
 
 
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")  # stream, record-kind and lease names
@@ -128,6 +133,51 @@ class MarketRepository(Protocol):
     def acquire_lease(self, name: str, holder: str, ttl_s: float) -> bool:
         """Take or renew the lease ``name`` for ``holder`` for ``ttl_s`` seconds; False when another
         holder has it and it has not expired."""
+        ...
+
+    # ---- the change feed replicas follow (issue #16) ---------------------------------------------
+    # Entity writes append one ``changes`` row per key in their own transaction and events carry an
+    # acceptance sequence; both are numbered in commit order, so a process that remembers the last
+    # number it applied reads exactly what is new (``seq > cursor``) and never skips a late commit.
+
+    def events_after(self, after: int = 0, limit: int = 100_000) -> tuple[list[tuple], int]:
+        """Up to ``limit`` events accepted after sequence ``after``, as tuples in :data:`EVENT_COLUMNS`
+        order (``ts`` ISO text, ``rating`` float or None), and the sequence of the last one (``after``
+        when there are none)."""
+        ...
+
+    def changes_after(self, after: int = 0, limit: int = 10_000) -> list[tuple[int, str, str, dict | None]]:
+        """Up to ``limit`` entity changes after sequence ``after``: ``(seq, table, key, row)``, row None
+        for a delete, in commit order."""
+        ...
+
+    def last_change(self) -> int:
+        """The sequence of the newest entity change (0 for none)."""
+        ...
+
+    def stream_names(self) -> dict[str, int]:
+        """Every stream's name and row count (for ``gigmatch store info`` and ``store copy``)."""
+        ...
+
+    def record_kinds(self) -> dict[str, int]:
+        """Every record kind and its document count."""
+        ...
+
+    def prune_changes(self, older_than_s: float) -> int:
+        """Delete feed rows older than ``older_than_s`` seconds (never the newest); how many."""
+        ...
+
+    def wait_for_change(self, timeout_s: float) -> None:
+        """Return when another process may have written (a notification), or after ``timeout_s``."""
+        ...
+
+    def exclusive(self, name: str) -> AbstractContextManager:
+        """A lock held across processes (and machines, on a server database) while the block runs:
+        what makes seeding an empty store happen once when replicas start together."""
+        ...
+
+    def schema_version(self) -> int:
+        """The schema version the store was migrated to."""
         ...
 
     def close(self) -> None:

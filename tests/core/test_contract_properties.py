@@ -106,6 +106,10 @@ def column_values(col) -> st.SearchStrategy:
         near = st.sampled_from(["true", "false", "1", "0", "yes", "no", "maybe", True, False])
     elif kind == "event":
         near = st.sampled_from(["shown", "applied", "hired", "rated", "completed", "clicked", " shown "])
+    elif kind == "hours":
+        near = st.sampled_from(
+            ["mon-fry 09:00-15:00", "mon 9-15", "mon 10:00-10:00", "sun 23:00-01:00", "周一 08:00-12:00"]
+        )
     else:  # id, str
         near = st.one_of(st.text(min_size=1, max_size=20), st.text(min_size=199, max_size=202))
     return st.one_of(near, junk)
@@ -154,6 +158,13 @@ def valid_values(col, allow_missing: bool = True) -> st.SearchStrategy:
         return st.sampled_from(["true", "false", "1", "0", ""] if allow_missing else ["true", "false"])
     if kind == "event":
         return st.sampled_from(["shown", "declined", "applied", "hired", "completed", "no_show", "rated"])
+    if kind == "hours":
+        windows = [
+            "mon-fri 09:00-15:00",
+            "daily 06:00-09:00,17:00-21:00;Sat 08:00-12:00",
+            "fri-mon 22:00-06:00",
+        ]
+        return st.one_of(st.sampled_from(windows), missing)
     return st.one_of(safe_text, missing)
 
 

@@ -165,6 +165,8 @@ def test_cli_writes_every_output(constructed, tmp_path, capsys):
     assert list(a.columns) == ["job_id", "worker_id", "score", "distance_km"]
     html = (tmp_path / "out" / "report.html").read_text()
     assert html.count("data:image/png;base64,") == 3
+    # readable Chinese labels beside the codes, never a raw Python dict (issue #13)
+    assert "招满率" in html and "未招满原因" in html and "{'" not in html
     assert "filled 2/4 slots" in capsys.readouterr().out
 
 

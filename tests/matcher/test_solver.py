@@ -185,12 +185,43 @@ def _record_rounds(monkeypatch) -> list[int]:
     return rounds
 
 
+@pytest.mark.parametrize("objective", ["weight", "fill"])
 @pytest.mark.parametrize("case", range(len(CASES)))
-def test_pruned_min_cost_flow_matches_lp_optimum(case, monkeypatch):
+def test_pruned_min_cost_flow_matches_lp_optimum(case, objective, monkeypatch):
     rounds = _record_rounds(monkeypatch)
     for instance in case_instances(case, 2000, 15):
-        assert_optimal(instance, "weight")
+        assert_optimal(instance, objective)
     assert rounds and all(r > 0 for r in rounds)  # every task was certified, none fell back
+
+
+def _unpruned(monkeypatch, job, worker, weight, job_cap, wcap, objective):
+    monkeypatch.setattr(solver_mod, "PRUNE_MIN_EDGES", 10**12)
+    monkeypatch.setattr(solver_mod, "DENSE_MAX_CELLS", 0)
+    try:
+        return solve_assignment(job, worker, weight, job_cap, wcap, objective=objective)
+    finally:
+        monkeypatch.undo()
+
+
+@pytest.mark.parametrize("objective", ["weight", "fill"])
+def test_pruned_equals_unpruned_on_random_geometric_instances(objective, monkeypatch):
+    """Pruned (certified) and unpruned solves reach the same optimum, integer cost for integer cost,
+    on sparse geometric instances with scarce and plentiful workers alike."""
+    rng = np.random.default_rng(23)
+    for n_jobs, n_workers in ((60, 200), (120, 150), (80, 90)):
+        jxy, wxy = rng.random((n_jobs, 2)), rng.random((n_workers, 2))
+        d = np.hypot(*(jxy[:, None, :] - wxy[None, :, :]).transpose(2, 0, 1))
+        job, worker = np.nonzero(d < 0.18)
+        weight = np.round(1 - d[job, worker] + 0.3 * rng.random(len(job)), 4)
+        job_cap, wcap = rng.integers(1, 4, n_jobs), rng.integers(1, 3, n_workers)
+        full = _unpruned(monkeypatch, job, worker, weight, job_cap, wcap, objective)
+        rounds = _record_rounds(monkeypatch)
+        pruned = solve_assignment(job, worker, weight, job_cap, wcap, objective=objective)
+        monkeypatch.undo()
+        assert rounds and all(r > 0 for r in rounds)
+        assert pruned.sum() == full.sum()
+        cost = solver_mod.integer_costs(weight)[0]
+        assert cost[pruned].sum() == cost[full].sum()
 
 
 def competing_jobs_instance():
@@ -216,6 +247,48 @@ def test_certificate_brings_back_edges_the_first_round_left_out(monkeypatch):
         (4, 3),
         (5, 4),
     ]
+
+
+def test_fill_certificate_brings_back_the_edge_that_fills_one_more_slot(monkeypatch):
+    """Under ``fill`` a low-weight edge can be worth more than any high one. Job 0 ranks workers 0-5;
+    jobs 1-5 each have only one of workers 0-4; job 6 has workers 5 (its best) and 6. The first
+    subgraph (job 0's four best edges, each worker's best edge) fills 6 of 7 jobs; all 7 fill only
+    with job 0's 6th-best edge (worker 5) and job 6 on worker 6, which the lexicographic certificate
+    must bring back."""
+    rounds = _record_rounds(monkeypatch)
+    job = np.r_[np.zeros(6, int), 1, 2, 3, 4, 5, 6, 6]
+    worker = np.r_[np.arange(6), 0, 1, 2, 3, 4, 5, 6]
+    weight = np.r_[[100.0, 99, 98, 97, 1, 0.5], [2.0] * 5, [50.0, 49.0]]
+    chosen = solve_assignment(job, worker, weight, np.ones(7, int), np.ones(7, int), objective="fill")
+    assert len(rounds) == 1 and rounds[0] >= 2
+    assert sorted(zip(job[chosen], worker[chosen], strict=True)) == [
+        (0, 5),
+        (1, 0),
+        (2, 1),
+        (3, 2),
+        (4, 3),
+        (5, 4),
+        (6, 6),
+    ]
+
+
+def test_prices_certify_the_whole_graph_or_name_the_edges_that_improve_it():
+    """solve_and_price on a subgraph: the prices flag exactly the left-out edges that can improve the
+    flow (here the one edge that fills job 0 under fill), and none once that edge is in."""
+    from matcher.objectives import FILL
+
+    job = np.array([0, 1, 1])
+    worker = np.array([1, 0, 1])
+    cost = solver_mod.integer_costs(np.array([1.0, 1.0, 5.0]))[0]
+    caps = np.ones(2, np.int64)
+    major, minor = solver_mod.certificate_costs(cost, FILL)
+    sub = np.array([False, True, True])  # without job 0's only edge: job 1 takes worker 1 (weight 5)
+    taken, prices = solver_mod.solve_and_price(job[sub], worker[sub], cost[sub], caps, caps, FILL)
+    assert taken.tolist() == [False, True]
+    assert prices.violated(job, worker, major, minor).tolist() == [True, False, False]
+    taken, prices = solver_mod.solve_and_price(job, worker, cost, caps, caps, FILL)
+    assert taken.tolist() == [True, True, False]
+    assert not prices.violated(job, worker, major, minor).any()
 
 
 def test_pruned_path_falls_back_to_the_full_graph_without_a_certificate(monkeypatch):

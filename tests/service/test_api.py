@@ -43,6 +43,12 @@ ENDPOINTS = [
     ("get", "/v1/models", None),
     ("post", "/v1/models/reload", None),
     ("get", "/metrics", None),
+    ("get", "/v1/answers", None),
+    ("post", "/v1/cases/workers/x/close", {"reason": "other"}),
+    ("get", "/v1/cases/workers/x", None),
+    ("get", "/v1/cases/jobs/x", None),
+    ("get", "/v1/followups", None),
+    ("get", "/v1/loop/stats", None),
 ]
 
 

@@ -81,7 +81,9 @@ def test_a_real_server_splits_traffic_and_the_report_recovers_a_planted_differen
     version = Registry(registry).current()
     experiment = spec(control=("heuristic", 0.3), model=(version, 0.7))
     db = tmp_path / "store.db"
-    srv = Server(db, data=small_market_dir, model=registry, GIGMATCH_EXPERIMENT=experiment)
+    srv = Server(
+        db, data=small_market_dir, model=registry, GIGMATCH_EXPERIMENT=experiment, start_timeout_s=240
+    )
     rng = np.random.default_rng(0)
     planted = {"control": 0.08, "model": 0.24}
     try:
@@ -137,7 +139,13 @@ def test_a_real_server_splits_traffic_and_the_report_recovers_a_planted_differen
 def test_interleaving_merges_two_rankers_and_credits_each_team(small_market_dir, registry, tmp_path, capsys):
     version = Registry(registry).current()
     experiment = spec("interleave", heuristic=("heuristic", 0.5), model=(version, 0.5))
-    srv = Server(tmp_path / "store.db", data=small_market_dir, model=registry, GIGMATCH_EXPERIMENT=experiment)
+    srv = Server(
+        tmp_path / "store.db",
+        data=small_market_dir,
+        model=registry,
+        GIGMATCH_EXPERIMENT=experiment,
+        start_timeout_s=240,
+    )
     try:
         with srv.client() as c:
             body = c.post("/v1/rank", json={"job_id": "j000003", "limit": 10}).json()

@@ -1,4 +1,7 @@
+import hashlib
+import sqlite3
 import threading
+import time
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -7,6 +10,7 @@ import pytest
 
 from gigmatch.core.contract import load_market, validate_table
 from service.store import Store
+from service.store.migrations import SchemaTooNew
 from service.store.repository import MarketRepository
 from service.store.sqlite import SQLiteRepository
 from tests.helpers import make_market
@@ -240,17 +244,116 @@ class StoreContract:
         assert np.array_equal(live.history._cum, again.snapshot().history._cum)
         again.close()
 
+    def bump_schema(self, tmp_path, version: int) -> None:
+        """Record ``version`` as applied in the store at ``tmp_path`` (as a newer gigmatch would)."""
+        raise NotImplementedError
+
+    def test_two_stores_over_one_repository_follow_each_other(self, tmp_path):
+        """Replicas: each store applies the other's entity writes and events from the change feed,
+        each once, in commit order; the same event ids sent to both are stored once."""
+        market = make_market(
+            [{"worker_id": f"w{i}", "lat": 26.7, "lon": 117.4, "skills": "moving"} for i in range(3)],
+            [
+                {
+                    "job_id": "j",
+                    "trade": "moving",
+                    "lat": 26.7,
+                    "lon": 117.4,
+                    "headcount": 2,
+                    "start_time": SOON,
+                }
+            ],
+        )
+        a = self.store(tmp_path)
+        b = self.store(tmp_path)
+        with a.repo.exclusive("seed"):
+            a.seed(market)
+        assert b.snapshot().workers.ids.tolist() == ["w0", "w1", "w2"]  # b read what a seeded
+        a.upsert_worker({"worker_id": "w1", "lat": 26.8, "lon": 117.4, "skills": "welding"})  # update
+        a.upsert_worker({"worker_id": "w9", "lat": 26.7, "lon": 117.4, "skills": ""})  # new
+        b.delete_job("j")
+        assert "w9" in b.snapshot().worker_row  # b's own write applied a's earlier ones first
+        assert "j" in a.snapshot().job_row  # a has not followed b's yet
+        assert a.sync() and not b.sync()
+        for store in (a, b):
+            snap = store.snapshot()
+            assert snap.workers.ids.tolist() == ["w0", "w1", "w2", "w9"] and len(snap.jobs) == 0
+            assert snap.workers.lat[1] == pytest.approx(26.8)
+        b.upsert_job({"job_id": "j2", "trade": "moving", "lat": 26.7, "lon": 117.4, "start_time": SOON})
+        hires = events([(SOON[:10] + "T00:00:00", "j2", f"w{i}", "hired", f"h{i}") for i in range(2)])
+        assert a.add_events(hires.iloc[:1]) == (1, 0)
+        assert b.add_events(hires) == (1, 1)  # h0 came through a: a duplicate for b too
+        a.sync()
+        b.sync()
+        for store in (a, b):
+            store.refresh_events()
+            assert store.snapshot().history.n_events == 2
+            assert sorted(store.market().events["event_id"]) == ["h0", "h1"]
+            assert store.snapshot().job_hired.tolist() == [2]  # two distinct workers hired
+        assert a.counts()["events"] == 2
+        a.close()
+        b.close()
+
+    def test_the_follower_applies_another_stores_write_within_a_second(self, tmp_path):
+        a = self.store(tmp_path)
+        b = self.store(tmp_path)
+        a.seed(make_market([{"worker_id": "w0", "lat": 26.7, "lon": 117.4, "skills": ""}], []))
+        b.snapshot()
+        b.start_follower()
+        a.upsert_worker({"worker_id": "w1", "lat": 26.7, "lon": 117.4, "skills": ""})
+        written = time.monotonic()
+        while "w1" not in b.snapshot().worker_row and time.monotonic() - written < 5:
+            time.sleep(0.02)
+        seen_after = time.monotonic() - written
+        a.close()
+        b.close()
+        assert seen_after < 1.0, f"b served a's write after {seen_after:.2f} s"
+
+    def test_a_newer_schema_is_refused_with_one_line(self, tmp_path):
+        self.repository(tmp_path).close()
+        self.bump_schema(tmp_path, 999)
+        with pytest.raises(
+            SchemaTooNew, match=r"schema version 999, newer than this gigmatch knows \(\d+\)"
+        ) as err:
+            self.repository(tmp_path)
+        assert "\n" not in str(err.value)
+
 
 class TestSQLiteStore(StoreContract):
     def repository(self, tmp_path) -> MarketRepository:
         return SQLiteRepository(tmp_path / "store.db")
 
+    def bump_schema(self, tmp_path, version: int) -> None:
+        with sqlite3.connect(tmp_path / "store.db") as db:
+            db.execute("INSERT INTO schema_version VALUES (?, 0)", (version,))
+
+
+def database_for(postgres, tmp_path) -> str:
+    """One database per test folder (the same folder reopens the same data)."""
+    name = "t_" + hashlib.sha1(str(tmp_path).encode()).hexdigest()[:16]
+    return postgres.create_database(name)
+
+
+class TestPostgresStore(StoreContract):
+    @pytest.fixture(autouse=True)
+    def _server(self, postgres):
+        self.server = postgres
+
+    def repository(self, tmp_path) -> MarketRepository:
+        from service.store.postgres import PostgresRepository
+
+        return PostgresRepository(database_for(self.server, tmp_path))
+
+    def bump_schema(self, tmp_path, version: int) -> None:
+        import psycopg
+
+        with psycopg.connect(database_for(self.server, tmp_path), autocommit=True) as conn:
+            conn.execute("INSERT INTO schema_version VALUES (%s, 0)", (version,))
+
 
 def test_a_store_from_before_the_feedback_columns_is_migrated(tmp_path):
     """An events table written before issue #17 gains position, policy and propensity; old rows read
     back with them empty."""
-    import sqlite3
-
     path = tmp_path / "old.db"
     db = sqlite3.connect(path)
     db.executescript(

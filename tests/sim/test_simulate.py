@@ -133,3 +133,34 @@ def test_position_bias_logs_exact_propensities_and_only_examined_offers_are_take
     # examination falls with position: the top third of lists is examined far more than the bottom
     top, bottom = o[o["position"] <= 5]["examined"].mean(), o[o["position"] > 20]["examined"].mean()
     assert top > 0.6 and bottom < 0.3
+
+
+def test_hours_come_from_their_own_stream_and_take_no_other_draw():
+    """Working hours are drawn beside the market: every pair, outcome and posting stays as it was."""
+    from gigmatch.core.hours import parse_hours
+    from gigmatch.sim.config import SimulationConfig
+    from gigmatch.sim.simulate import simulate_market
+
+    market, oracle = simulate_market(SimulationConfig(workers=600, jobs=200, days=7, seed=3))
+    hours = market.workers["available_hours"]
+    assert 0.2 < (hours != "").mean() < 0.4  # school-hours mothers, evenings, early risers
+    assert all(parse_hours(h) is not None for h in hours.unique())
+    clock = market.jobs["start_time"].dt.hour
+    assert clock.nunique() >= 4 and (market.jobs["end_time"] > market.jobs["start_time"]).all()
+    # the pairs and outcomes are those of the main stream: the same seed without hours gives the same
+    import gigmatch.sim.simulate as sim
+
+    saved = sim.draw_hours
+    sim.draw_hours = lambda seed, workers, jobs: (workers, jobs)
+    try:
+        bare, bare_oracle = simulate_market(SimulationConfig(workers=600, jobs=200, days=7, seed=3))
+    finally:
+        sim.draw_hours = saved
+    assert oracle.equals(bare_oracle)
+    cols = ["job_id", "worker_id", "event"]
+    assert (
+        market.events[cols].sort_values(cols).values.tolist()
+        == bare.events[cols].sort_values(cols).values.tolist()
+    )
+    assert market.jobs["posted_at"].equals(bare.jobs["posted_at"])
+    assert (market.jobs["start_time"].dt.normalize() == bare.jobs["start_time"].dt.normalize()).all()

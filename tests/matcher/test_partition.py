@@ -1,0 +1,158 @@
+"""The partitioned batch run against the whole-market run: same optimum, same assignments, same reasons."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gigmatch.cli import main
+from gigmatch.core.contract import load_market, write_market
+from matcher.batch import run_batch
+from matcher.partition import plan_partitions, read_validated, run_partitioned, write_validated
+from models.heuristic import HeuristicScorer
+from tests.helpers import make_market
+
+ASOF = 1.79e9
+LAT, LON = 26.70, 117.40
+KM = 1 / 111.19508  # degrees of latitude per km
+
+
+def _read(out, name, key):
+    return pd.read_csv(out / f"{name}.csv", keep_default_na=False).sort_values(key).reset_index(drop=True)
+
+
+def assert_same_run(single, out):
+    """Every output row of the partitioned run in ``out`` equals the whole-market run's."""
+    a = _read(out, "assignments", ["job_id", "worker_id"])
+    b = single.assignments.sort_values(["job_id", "worker_id"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(a, b, check_dtype=False)
+    u = _read(out, "unfilled_jobs", "job_id")
+    v = single.unfilled_jobs.sort_values("job_id").reset_index(drop=True)
+    pd.testing.assert_frame_equal(u, v.astype({"detail": str}), check_dtype=False)
+    x = _read(out, "unmatched_workers", "worker_id")
+    y = single.unmatched_workers.sort_values("worker_id").reset_index(drop=True)
+    pd.testing.assert_frame_equal(x, y, check_dtype=False)
+    for name in (
+        "assignments",
+        "unfilled_jobs",
+        "unmatched_workers",
+    ):  # the Parquet outputs hold the same rows
+        assert len(pd.read_parquet(out / f"{name}.parquet")) == len(pd.read_csv(out / f"{name}.csv"))
+    s = json.loads((out / "summary.json").read_text())
+    for key in ("slots", "filled", "total_score", "candidate_pairs", "eligible_pairs", "candidate_rounds"):
+        assert s[key] == single.summary[key], key
+    assert s["unfilled_reasons"] == single.summary["unfilled_reasons"]
+    assert s["unmatched_reasons"] == single.summary["unmatched_reasons"]
+    return s
+
+
+@pytest.fixture(scope="module")
+def market(small_market_dir):
+    return load_market(small_market_dir)
+
+
+@pytest.fixture(scope="module")
+def single(market):
+    return run_batch(market, HeuristicScorer(), asof_s=ASOF)
+
+
+def test_partitioned_run_equals_the_whole_market_run_across_partition_edges(market, single, tmp_path):
+    """5 km cells under a 15 km radius: every job's candidates cross cell edges, the partitions'
+    own optima over-use shared workers, and the priced reconciliation must bring back edges."""
+    s = run_partitioned(market, tmp_path, partition_km=5, asof_s=ASOF)
+    assert len(s["partitions"]) > 4
+    first = s["reconciliation"][0]
+    assert first["crossing_workers"] > 0 and first["conflicting_workers"] > 0
+    assert all(g["certified"] for r in s["reconciliation"] for g in r["groups"])
+    assert max(g["pricing_rounds"] for r in s["reconciliation"] for g in r["groups"]) >= 2
+    assert_same_run(single, tmp_path)
+    assert all(e["seconds"] > 0 and e["worker_process_peak_rss_mb"] > 0 for e in s["partitions"])
+    assert s["driver_peak_rss_mb"] > 0 and (tmp_path / "report.html").stat().st_size > 1000
+
+
+def test_partitions_that_share_no_worker_are_solved_independently(market, single, tmp_path):
+    s = run_partitioned(market, tmp_path, partition_km=500, asof_s=ASOF)
+    assert len([e for e in s["partitions"] if e["jobs"]]) == 1
+    assert all(not r["groups"] for r in s["reconciliation"])
+    assert_same_run(single, tmp_path)
+
+
+def _two_sites():
+    """Job a and job b, 3 km apart in different 2 km cells; worker x halfway is the nearest for
+    both, worker y is 4 km beyond b (7 km from a, beyond a 5 km radius). Each partition alone gives
+    its job worker x; only a takes x and b takes y fills both."""
+    workers = [
+        {"worker_id": "x", "lat": LAT + 1.5 * KM, "lon": LON, "skills": "moving"},
+        {"worker_id": "y", "lat": LAT + 7 * KM, "lon": LON, "skills": "moving"},
+    ]
+    jobs = [
+        {"job_id": "a", "trade": "moving", "lat": LAT, "lon": LON},
+        {"job_id": "b", "trade": "moving", "lat": LAT + 3 * KM, "lon": LON},
+    ]
+    return make_market(workers, jobs)
+
+
+def test_a_constructed_boundary_conflict_is_reconciled(tmp_path):
+    m = _two_sites()
+    single = run_batch(m, HeuristicScorer(), asof_s=ASOF, max_km=5)
+    s = run_partitioned(m, tmp_path, partition_km=2, asof_s=ASOF, max_km=5)
+    r = s["reconciliation"][0]
+    assert r["crossing_workers"] == 1 and r["conflicting_workers"] == 1  # both partitions took x
+    assert r["groups"] and r["groups"][0]["certified"]
+    assert s["filled"] == 2 == single.summary["filled"]
+    assert_same_run(single, tmp_path)
+
+
+def test_halo_holds_every_worker_within_the_radius():
+    rng = np.random.default_rng(4)
+    wlat, wlon = 30 + rng.random(4000) * 2, 104 + rng.random(4000) * 2
+    jlat, jlon = 30 + rng.random(300) * 2, 104 + rng.random(300) * 2
+    plan = plan_partitions(wlat, wlon, jlat, jlon, partition_km=20, max_km=15)
+    from gigmatch.core.geo import haversine_km
+
+    for p in range(len(plan)):
+        for j in plan.jobs[p][:5]:
+            near = np.flatnonzero(haversine_km(jlat[j], jlon[j], wlat, wlon) <= 15)
+            assert np.isin(near, plan.workers[p]).all()
+    owned = np.concatenate(plan.owned_workers)
+    assert np.array_equal(np.sort(owned), np.arange(4000))  # every worker has one owner
+    assert np.array_equal(np.sort(np.concatenate(plan.jobs)), np.arange(300))
+
+
+def test_validated_tables_round_trip_through_parquet(market, tmp_path):
+    for table in ("workers", "jobs", "events", "employers"):
+        write_validated(getattr(market, table), tmp_path / f"{table}.parquet")
+        pd.testing.assert_frame_equal(
+            read_validated(tmp_path / f"{table}.parquet", table),
+            getattr(market, table).reset_index(drop=True),
+        )
+
+
+def test_dask_local_cluster_partitioned_run_equals_the_whole_market_run(market, single, tmp_path):
+    distributed = pytest.importorskip("dask.distributed")
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        s = run_partitioned(market, tmp_path, partition_km=10, asof_s=ASOF, client=client)
+    assert s["reconciliation"][0]["groups"]  # partitions shared workers and were reconciled on the cluster
+    assert_same_run(single, tmp_path)
+
+
+def test_cli_partition_km_runs_partitioned(small_market_dir, tmp_path, capsys):
+    assert (
+        main(["assign", "--data", str(small_market_dir), "--out", str(tmp_path), "--partition-km", "8"]) == 0
+    )
+    s = json.loads((tmp_path / "summary.json").read_text())
+    assert s["partition_km"] == 8 and len(s["partitions"]) > 1
+    assert "partitions" in capsys.readouterr().out
+
+
+def test_cli_refuses_a_bad_partition_size(small_market_dir, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["assign", "--data", str(small_market_dir), "--out", str(tmp_path), "--partition-km", "0"])
+    assert exc.value.code == 2
+    assert "--partition-km" in capsys.readouterr().err
