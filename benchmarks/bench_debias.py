@@ -82,7 +82,7 @@ def run(workers: int, jobs: int, days: int, seed: int) -> dict:
         cells = "  ".join(
             f"{est.upper()} {e[est]['estimate']:.3f} ({100 * (e[est]['estimate'] - e['true']) / e['true']:+.1f}%, "
             f"CI {e[est]['ci_low']:.3f}-{e[est]['ci_high']:.3f})"
-            for est in ("ips", "snips", "dm", "dr")
+            for est in ("ips", "snips", "dm", "dr", "sndr")
         )
         print(f"  {name:<9} true {e['true']:.3f}  {cells}")
     report["ope"] = ope

@@ -117,7 +117,7 @@ def _print_ope(args: argparse.Namespace, scorers: dict, data, fit_rows, eval_row
     for name, entry in report["scorers"].items():
         true = entry.get("true")
         print(f"{name} ({entry['version']})" + (f": true value {true:.4f}" if true is not None else ""))
-        for est in ("ips", "snips", "dm", "dr"):
+        for est in ("ips", "snips", "dm", "dr", "sndr"):
             e = entry[est]
             err = f"  error {100 * (e['estimate'] - true) / true:+.1f}%" if true else ""
             print(
@@ -221,7 +221,7 @@ def register(sub) -> None:
     p.add_argument(
         "--ope",
         action="store_true",
-        help="off-policy estimates (IPS, SNIPS, DM, DR with 95%% CIs) from the logged positions and propensities",
+        help="off-policy estimates (IPS, SNIPS, DM, DR, SNDR with 95%% CIs) from the logged positions and propensities",
     )
     p.add_argument("--k", type=positive_int, default=10, help="top positions counted by --ope (10)")
     p.add_argument("--seed", type=nonneg_int, default=0, help="seed of --ope's bootstrap and reward model")

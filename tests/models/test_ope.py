@@ -42,6 +42,8 @@ def test_ips_snips_dm_dr_match_hand_computation():
     assert est["snips"]["estimate"] == pytest.approx((2 * 6 / 3.25 + 14) / 2)
     assert est["dm"]["estimate"] == pytest.approx(2.0)
     assert est["dr"]["estimate"] == pytest.approx(2 + (4 - 1.25 + 12) / 2)
+    # SNDR: residuals self-normalised per position: 2 * (4 - 1.25) / 3.25 and 2 * 12 / 2
+    assert est["sndr"]["estimate"] == pytest.approx(2 + (2 * 2.75 / 3.25 + 12) / 2)
     for e in est.values():
         assert e["ci_low"] <= e["ci_high"]
 
@@ -76,7 +78,7 @@ def test_estimators_recover_the_truth_on_a_randomised_log_and_dr_is_exact_with_a
         qhat_target_fn=lambda sigma: np.where(sigma <= n, theta[np.minimum(sigma, n) - 1], 0) * relevance,
         n_boot=300,
     )
-    for name in ("ips", "snips", "dr", "dm"):
+    for name in ("ips", "snips", "dr", "dm", "sndr"):
         assert est[name]["ci_low"] - 0.02 <= truth <= est[name]["ci_high"] + 0.02, (name, est[name], truth)
     assert abs(est["dm"]["estimate"] - truth) < 1e-9  # the true model is the truth
     width = {name: est[name]["ci_high"] - est[name]["ci_low"] for name in est}
