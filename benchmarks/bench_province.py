@@ -12,7 +12,7 @@ worker process, from ``summary.json``), filled slots and fill rate, total score,
 reached the same optimum (same filled count and total score). ``--skip-single-above N`` skips the
 single-process reference above N workers (it does not fit in memory at 1,000,000: the row says so).
 
-Usage: python benchmarks/bench_province.py [--sizes 50000,200000,1000000] [--days 7] [--partition-km 50]
+Usage: python benchmarks/bench_province.py [--sizes 50000,200000,1000000] [--days 7] [--partition-km 100]
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def main() -> None:
     ap.add_argument("--sizes", default="50000,200000,1000000")
     ap.add_argument("--days", type=int, default=7)
     ap.add_argument("--seed", type=int, default=11)
-    ap.add_argument("--partition-km", type=float, default=50.0)
+    ap.add_argument("--partition-km", type=float, default=100.0)
     ap.add_argument("--cache", type=Path, default=Path("/tmp/gigmatch-bench-province"))
     ap.add_argument("--skip-single-above", type=int, default=200_000)
     args = ap.parse_args()

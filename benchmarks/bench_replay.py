@@ -30,6 +30,7 @@ COLUMNS = [
     ("share_shows_long_waiting", "to >14d", "{:.1%}"),
     ("share_jobs_no_application", "no app", "{:.2%}"),
     ("workers_ever_shown", "shown", "{:d}"),
+    ("max_plan_gap", "max gap", "{:.4f}"),
     ("seconds", "s", "{:.1f}"),
 ]
 

@@ -1,8 +1,10 @@
 """The batch run split by geography: each partition's retrieval, features, scoring and solve is one task.
 
 :func:`run_partitioned` gives the same assignment and the same reasons as :func:`matcher.batch.run_batch`
-over the whole market (tested), with no process ever holding the whole set of candidate pairs. It
-runs its tasks on a Dask cluster (``client=``) or, without one, one after another in this process.
+over the whole market (tested). It runs its tasks on a Dask cluster (``client=``), where the driver
+never holds the candidate pairs and each worker process holds only its partitions' pairs (without
+their feature matrices) until they are explained; or, without a cluster, one after another in this
+process, which then holds every partition's pairs (without features) until the end.
 
 How the market is split
     A grid of ``partition_km`` squares (in degrees of latitude and longitude at the market's median
@@ -94,7 +96,7 @@ from matcher.solver import (
     solve_assignment,
 )
 
-DEFAULT_PARTITION_KM = 50.0  # grid cell side, km: a county is one to a few cells
+DEFAULT_PARTITION_KM = 100.0  # grid cell side, km: a few counties per cell (README: 50 km measured slower)
 RECONCILE_MAX_ROUNDS = 8  # pricing rounds across partitions before the reconciled edges are solved whole
 KM_PER_DEGREE = EARTH_RADIUS_KM * math.pi / 180.0
 
@@ -642,7 +644,7 @@ def run_partitioned(
     model : str or Path, optional
         Model directory or registry for :func:`models.scorer.load_scorer` (each task loads it);
         default: the heuristic scorer.
-    partition_km : float, default=``DEFAULT_PARTITION_KM`` (50)
+    partition_km : float, default=``DEFAULT_PARTITION_KM`` (100)
         Side of a grid cell, km.
     max_km, objective, worker_capacity, min_score, candidates_per_slot, asof_s
         As for :func:`matcher.batch.run_batch`.

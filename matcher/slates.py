@@ -296,14 +296,26 @@ class _Stage:
                 lo = mid
         bound = min(bounds)  # every lam >= 0 gives an upper bound
         if int(x_hi[self.lw].sum()) >= need:
-            value = int(self.units[x_hi].sum())
-            if bound - value <= 0:
-                return x_hi, hi, value, "lagrangian", solves
-        x, bound = self.mip(need)
-        return x, hi, bound, "mip", solves
+            best = x_hi
+        else:  # the multiplier ran out of range: the plan with the most long-waiting places is feasible
+            best = self.solve(0, weight=self.lw.astype(np.int64) * (P_UNITS + 1) + self.units)
+            solves += 1
+        value = int(self.units[best].sum())
+        if bound - value <= 0:
+            return best, hi, value, "lagrangian", solves
+        x, mip_bound = self.mip(need)  # a duality gap: HiGHS, within its time limit
+        if mip_bound is not None:
+            bound = min(bound, mip_bound)
+        if x is not None and int(self.units[x].sum()) >= value:
+            return x, hi, bound, "mip", solves
+        return best, hi, bound, "lagrangian", solves  # the MIP timed out: feasible, gap reported
 
-    def mip(self, need: int) -> tuple[np.ndarray, int]:
-        """HiGHS MIP of the constrained stage: (x, proven bound in micro-units)."""
+    def mip(self, need: int) -> tuple[np.ndarray | None, int | None]:
+        """HiGHS MIP of the constrained stage: (x or None, proven bound in micro-units or None).
+
+        Within :data:`MIP_TIME_LIMIT_S`; a run that stops there gives its best plan (None when it
+        found none) and its dual bound.
+        """
         from scipy.optimize import Bounds, LinearConstraint, milp
 
         E = len(self.job)
@@ -325,11 +337,14 @@ class _Stage:
             bounds=Bounds(0, 1),
             options={"time_limit": MIP_TIME_LIMIT_S, "mip_rel_gap": 0.0},
         )
+        dual = getattr(res, "mip_dual_bound", None)
+        bound = None if dual is None or not np.isfinite(dual) else int(math.floor(-float(dual) + 1e-6))
         if res.x is None:
-            raise RuntimeError(f"HiGHS found no slate plan ({res.message})")
+            return None, bound
         x = res.x > 0.5
-        bound = -float(getattr(res, "mip_dual_bound", -float(self.units[x].sum())))
-        return x, int(math.floor(bound + 1e-6))
+        if res.status == 0 and bound is None:  # proven optimal without a reported bound
+            bound = int(self.units[x].sum())
+        return x, bound
 
 
 def gini(values: np.ndarray) -> float:

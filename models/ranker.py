@@ -17,10 +17,16 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-import lightgbm as lgb
 import numpy as np
 
 from features.registry import FEATURE_NAMES
+from gigmatch.core.threads import passive_openmp, thread_budget
+
+passive_openmp()  # before LightGBM loads its OpenMP runtime: idle threads sleep instead of spinning
+import lightgbm as lgb  # noqa: E402
+
+# LightGBM's names for its thread count; a user's own value wins over thread_budget()
+THREAD_PARAMS = ("num_threads", "num_thread", "nthread", "nthreads", "n_jobs")
 
 _EVAL_X = "eval_X" in inspect.signature(lgb.LGBMRanker.fit).parameters
 DEFAULT_PARAMS: dict[str, Any] = {
@@ -79,7 +85,8 @@ class GigRanker:
             raise ValueError(f"group sizes sum to {int(np.sum(group))}, expected n_rows = {len(y)}")
         if position is not None:
             return self._fit_debiased(X, y, group, position, eval_set, eval_group)
-        self.model_ = lgb.LGBMRanker(random_state=self.random_state, **self.params)
+        threads = {} if any(k in self.params for k in THREAD_PARAMS) else {"num_threads": thread_budget()}
+        self.model_ = lgb.LGBMRanker(random_state=self.random_state, **threads, **self.params)
         kwargs: dict[str, Any] = {}
         if eval_set is not None:
             # LightGBM >= 4.6 takes validation data as eval_X/eval_y and warns on eval_set, which
@@ -102,7 +109,14 @@ class GigRanker:
         if len(position) != len(y):
             raise ValueError(f"position has {len(position)} rows, expected n_rows = {len(y)}")
         pos = np.where(np.isfinite(position), position, 0).astype(np.int32)  # 0: position unknown
-        params = {**self.params, "random_state": self.random_state, "metric": "ndcg", "eval_at": [10]}
+        threads = {} if any(k in self.params for k in THREAD_PARAMS) else {"num_threads": thread_budget()}
+        params = {
+            **threads,
+            **self.params,
+            "random_state": self.random_state,
+            "metric": "ndcg",
+            "eval_at": [10],
+        }
         params.setdefault("lambdarank_position_bias_regularization", 0.0)
         rounds = int(params.pop("n_estimators", 100))
         train = lgb.Dataset(X, y, group=group, position=pos, feature_name=list(FEATURE_NAMES))
