@@ -93,3 +93,13 @@ def test_promote_can_gate_on_the_dr_estimate(registries, biased_market):
         assert "DR estimate" in str(exc)
         assert reg.current() == debiased["version"]  # refused: nothing changed
     np.testing.assert_equal(reg.current() in (debiased["version"], naive["version"]), True)
+
+
+def test_a_log_without_positions_trains_exactly_as_before(small_market_dir):
+    """No positions in the log: no position column reaches LightGBM, so the ranker and its figures are
+    those of before issue #17."""
+    from gigmatch.core.contract import load_market
+    from models.dataset import build_training_set
+
+    data = build_training_set(load_market(small_market_dir))
+    assert data.positions is None and data.meta["position"].isna().all()
