@@ -29,13 +29,21 @@ class TrainingSet:
     y : ndarray of shape (n_rows,), int32
         Graded labels 0-4 (:func:`models.labels.graded_labels`).
     meta : DataFrame of n_rows rows
-        ``job_id``, ``worker_id``, ``shown_ts``, ``label``, ``query`` (int, 0-based, contiguous) and
-        ``query_ts`` (the job's first shown time, market time).
+        ``job_id``, ``worker_id``, ``shown_ts``, ``label``, ``query`` (int, 0-based, contiguous),
+        ``query_ts`` (the job's first shown time, market time) and, from the pair's first ``shown``
+        event, ``position`` (float, NaN when not logged), ``policy`` and ``propensity`` (NaN when not
+        logged).
     """
 
     X: np.ndarray
     y: np.ndarray
     meta: pd.DataFrame
+
+    @property
+    def positions(self) -> np.ndarray | None:
+        """Each row's logged position, shape (n_rows,) float (NaN: not logged); None when no row has one."""
+        pos = self.meta["position"].to_numpy(dtype=float) if "position" in self.meta else None
+        return pos if pos is not None and np.isfinite(pos).any() else None
 
     @property
     def group_sizes(self) -> np.ndarray:
@@ -56,6 +64,15 @@ class TrainingSet:
 def build_training_set(market: Market) -> TrainingSet:
     """Label every shown pair and compute its features point-in-time (as of its ``shown`` event)."""
     labels = graded_labels(market.events)
+    ev = market.events
+    # where the pair stood when first shown, and who placed it there (logged feedback, issue #17)
+    first_shown = (
+        ev.loc[ev["event"] == "shown", ["job_id", "worker_id", "ts", "position", "policy", "propensity"]]
+        .sort_values("ts", kind="stable")
+        .drop_duplicates(["job_id", "worker_id"])
+        .drop(columns="ts")
+    )
+    labels = labels.merge(first_shown, on=["job_id", "worker_id"], how="left")
     W, J = encode_market(market)
     H = WorkerHistory(market.events, W.ids)
     query_ts = labels.groupby("job_id")["shown_ts"].transform("min")

@@ -4,6 +4,11 @@ Baselines: distance only (nearest first), skill match only (trade credit, then y
 hand-weighted heuristic, and for simulated markets the oracle (the simulator's true expected gain,
 ``truth/oracle.csv`` beside the market) and the oracle without the pair's own apply noise (see
 :mod:`gigmatch.sim.oracle`). The report says how far the model is from each.
+
+Labels: the logged grades, except on a simulated market with position bias, whose oracle file holds
+each pair's ``label_if_examined``: there every scorer is compared on those (the grade had the worker
+looked at the offer), because the logged grades of a biased log reward a ranker for learning the old
+ranking's position effect. The report's ``labels`` says which.
 """
 
 from __future__ import annotations
@@ -74,17 +79,40 @@ def baseline_scores(data: TrainingSet, market_dir: str | Path | None = None) -> 
     return out
 
 
-def evaluate(scorer, data: TrainingSet, market_dir: str | Path | None = None) -> dict:
-    """Metrics of ``scorer`` and every baseline on ``data`` (normally the test period)."""
+def unbiased_labels(data: TrainingSet, market_dir: str | Path | None) -> np.ndarray | None:
+    """The simulator's grade of each row had the worker examined the offer, shape (n_rows,) int32, or
+    None when ``market_dir`` has no oracle with ``label_if_examined`` (no position bias simulated)."""
+    oracle_path = Path(market_dir) / "truth" / "oracle.csv" if market_dir else None
+    if not (oracle_path and oracle_path.exists()):
+        return None
+    head = pd.read_csv(oracle_path, nrows=0).columns
+    if "label_if_examined" not in head:
+        return None
+    oracle = pd.read_csv(oracle_path, usecols=["job_id", "worker_id", "label_if_examined"])
+    merged = data.meta[["job_id", "worker_id"]].merge(oracle, on=["job_id", "worker_id"], how="left")
+    return merged["label_if_examined"].fillna(0).to_numpy(dtype=np.int32)
+
+
+def evaluate(
+    scorer, data: TrainingSet, market_dir: str | Path | None = None, others: dict | None = None
+) -> dict:
+    """Metrics of ``scorer``, of ``others`` (``{name: scorer}``, e.g. the naive model beside the
+    debiased one) and of every baseline on ``data`` (normally the test period)."""
     g, y = data.meta["query"].to_numpy(), data.y
+    truth = unbiased_labels(data, market_dir)
     report = {
         "rows": len(y),
         "queries": int(g.max()) + 1 if len(g) else 0,
         "period": [str(data.meta["query_ts"].min()), str(data.meta["query_ts"].max())],
         "model_version": scorer.version,
+        "labels": "logged" if truth is None else "if examined (simulator truth; the log is position-biased)",
         "scores": {},
     }
+    if truth is not None:
+        y = truth
     report["scores"]["model"] = metrics(g, y, scorer.score(data.X))
+    for name, other in (others or {}).items():
+        report["scores"][name] = metrics(g, y, other.score(data.X))
     for name, s in baseline_scores(data, market_dir).items():
         report["scores"][name] = metrics(g, y, s)
     calibration = scorer_calibration(scorer)
@@ -99,4 +127,8 @@ def evaluate(scorer, data: TrainingSet, market_dir: str | Path | None = None) ->
             report[f"model_vs_{oracle}_ndcg@10"] = (
                 round(report["scores"]["model"]["ndcg@10"] / o, 4) if o > 0 else None
             )
+            for name in others or {}:
+                report[f"{name}_vs_{oracle}_ndcg@10"] = (
+                    round(report["scores"][name]["ndcg@10"] / o, 4) if o > 0 else None
+                )
     return report

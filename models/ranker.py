@@ -2,6 +2,14 @@
 
 Parameters are LightGBM's own, passed through; the wrapper adds the gigmatch defaults (NDCG@10 with
 ``lambdarank_truncation_level`` 13, early stopping on the validation queries) and the feature names.
+
+**Position debiasing** (issue #17). Given each row's position in the list that was shown,
+:meth:`GigRanker.fit` hands them to LightGBM's unbiased LambdaRank (``lightgbm.Dataset(position=...)``,
+LightGBM >= 4.1; Unbiased LambdaMART, Hu et al., WWW'19): LightGBM learns one bias factor per position
+jointly with the trees and divides each pair's lambda by it, so the trees learn relevance given
+examination rather than the old ranking's position effect. The sklearn wrapper has no ``position``
+argument, so this path trains with ``lightgbm.train`` on the same parameters (LightGBM reads the
+sklearn names as aliases). Rows without a position share one bucket of their own (position 0).
 """
 
 from __future__ import annotations
@@ -51,18 +59,32 @@ class GigRanker:
         self.params = {**DEFAULT_PARAMS, **params}
         self.model_: lgb.LGBMRanker | None = None
         self.best_iteration_: int | None = None  # trees used by predict; None = all (or LightGBM's best)
+        self.debiased_ = False  # trained with LightGBM's position-bias correction
         self.feature_names_ = FEATURE_NAMES
 
     def fit(
-        self, X: np.ndarray, y: np.ndarray, group: np.ndarray, *, eval_set=None, eval_group=None
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        group: np.ndarray,
+        *,
+        eval_set=None,
+        eval_group=None,
+        position: np.ndarray | None = None,
     ) -> GigRanker:
-        """Fit on rows grouped by query (``group``: sizes of consecutive queries, summing to n_rows)."""
+        """Fit on rows grouped by query (``group``: sizes of consecutive queries, summing to n_rows).
+
+        ``position``, shape (n_rows,), float or int (NaN: unknown), is each row's 1-based position in the
+        list shown; with it LightGBM's position-bias correction is used (see the module docstring).
+        """
         if X.shape[1] != len(FEATURE_NAMES):
             raise ValueError(
                 f"X has {X.shape[1]} columns, expected {len(FEATURE_NAMES)} (features.registry.FEATURE_NAMES)"
             )
         if int(np.sum(group)) != len(y):
             raise ValueError(f"group sizes sum to {int(np.sum(group))}, expected n_rows = {len(y)}")
+        if position is not None:
+            return self._fit_debiased(X, y, group, position, eval_set, eval_group)
         threads = {} if any(k in self.params for k in THREAD_PARAMS) else {"num_threads": thread_budget()}
         self.model_ = lgb.LGBMRanker(random_state=self.random_state, **threads, **self.params)
         kwargs: dict[str, Any] = {}
@@ -81,6 +103,34 @@ class GigRanker:
         self.model_.fit(X, y, group=group, feature_name=list(FEATURE_NAMES), **kwargs)
         return self
 
+    def _fit_debiased(self, X, y, group, position, eval_set, eval_group) -> GigRanker:
+        """LambdaRank with LightGBM's position-bias correction (``lightgbm.train``; see the module)."""
+        position = np.asarray(position, dtype=float)
+        if len(position) != len(y):
+            raise ValueError(f"position has {len(position)} rows, expected n_rows = {len(y)}")
+        pos = np.where(np.isfinite(position), position, 0).astype(np.int32)  # 0: position unknown
+        threads = {} if any(k in self.params for k in THREAD_PARAMS) else {"num_threads": thread_budget()}
+        params = {
+            **threads,
+            **self.params,
+            "random_state": self.random_state,
+            "metric": "ndcg",
+            "eval_at": [10],
+        }
+        params.setdefault("lambdarank_position_bias_regularization", 0.0)
+        rounds = int(params.pop("n_estimators", 100))
+        train = lgb.Dataset(X, y, group=group, position=pos, feature_name=list(FEATURE_NAMES))
+        valid_sets, callbacks = [], []
+        if eval_set is not None:
+            # validation needs no positions: NDCG@10 of the scores against the logged grades
+            valid_sets = [lgb.Dataset(eval_set[0], eval_set[1], group=eval_group, reference=train)]
+            callbacks = [lgb.early_stopping(self.early_stopping_rounds, verbose=False)]
+        booster = lgb.train(params, train, num_boost_round=rounds, valid_sets=valid_sets, callbacks=callbacks)
+        self.model_ = _TrainedBooster(booster)
+        self.best_iteration_ = booster.best_iteration or None
+        self.debiased_ = True
+        return self
+
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Scores of shape (n_rows,), higher ranks first (not probabilities)."""
         if self.model_ is None:
@@ -89,3 +139,12 @@ class GigRanker:
         # 2,000-row request. Column order is FEATURE_NAMES, checked at fit.
         best = getattr(self, "best_iteration_", None) or getattr(self.model_, "best_iteration_", None) or None
         return self.model_.booster_.predict(X, num_iteration=best)
+
+
+class _TrainedBooster:
+    """What :class:`GigRanker` reads of a fitted ``LGBMRanker`` (``booster_``, ``best_iteration_``), for
+    a model trained with ``lightgbm.train`` (the position-debiased path)."""
+
+    def __init__(self, booster: lgb.Booster):
+        self.booster_ = booster
+        self.best_iteration_ = booster.best_iteration or None

@@ -39,9 +39,18 @@ def _range(data: TrainingSet) -> dict:
 
 
 def fit_ranker(
-    train: TrainingSet, valid: TrainingSet, *, seed: int, params: dict, dask_client=None
+    train: TrainingSet,
+    valid: TrainingSet,
+    *,
+    seed: int,
+    params: dict,
+    dask_client=None,
+    debias: bool = True,
 ) -> GigRanker:
     """Fit a :class:`~models.ranker.GigRanker` on ``train``; NDCG@10 on ``valid`` picks the number of trees.
+
+    When the training rows carry logged positions and ``debias`` is on, LightGBM's position-bias
+    correction is used (:mod:`models.ranker`); ``debias=False`` trains the naive model on the same rows.
 
     Parameters
     ----------
@@ -60,12 +69,23 @@ def fit_ranker(
     GigRanker, fitted.
     """
     ranker = GigRanker(random_state=seed, **params)
+    position = train.positions if debias else None
     if dask_client is not None:
+        if position is not None:
+            raise ValueError(
+                "position-debiased training runs in one process (lightgbm.dask has no positions); "
+                "drop --dask or pass --no-debias"
+            )
         from models.dask import fit_dask
 
         return fit_dask(ranker, train, dask_client, valid=valid)
     return ranker.fit(
-        train.X, train.y, train.group_sizes, eval_set=(valid.X, valid.y), eval_group=valid.group_sizes
+        train.X,
+        train.y,
+        train.group_sizes,
+        eval_set=(valid.X, valid.y),
+        eval_group=valid.group_sizes,
+        position=position,
     )
 
 
@@ -77,10 +97,13 @@ def train(
     params: dict[str, Any] | None = None,
     dask_client=None,
     progress=None,
+    debias: bool = True,
 ) -> tuple[ModelScorer, dict]:
     """Train a ranker on ``data_dir`` and add it to ``registry``; the first version becomes current.
 
-    Returns the loaded model and its metadata (including test metrics against the baselines).
+    With logged positions the ranker is position-debiased unless ``debias`` is False (see
+    :func:`fit_ranker`). Returns the loaded model and its metadata (including test metrics against
+    the baselines).
     """
     step = progress or (lambda stage: None)
     t0 = time.perf_counter()
@@ -94,7 +117,9 @@ def train(
     train_set, valid_set, test_set = (data.subset(p) for p in (tr, va, te))
     step("train")
     t_fit = time.perf_counter()
-    ranker = fit_ranker(train_set, valid_set, seed=seed, params=params or {}, dask_client=dask_client)
+    ranker = fit_ranker(
+        train_set, valid_set, seed=seed, params=params or {}, dask_client=dask_client, debias=debias
+    )
     fit_s = time.perf_counter() - t_fit
     step("evaluate")
     now = datetime.now(UTC)
@@ -122,6 +147,13 @@ def train(
             "early_stopping_rounds": ranker.early_stopping_rounds,
             "best_iteration": ranker.best_iteration_ or getattr(ranker.model_, "best_iteration_", None),
             "trainer": "dask" if dask_client is not None else "local",
+            # "lightgbm-position": LightGBM's position-bias correction on the logged positions;
+            # "none": positions logged but --no-debias; "no-positions": the log has none
+            "debias": (
+                "no-positions"
+                if train_set.positions is None
+                else ("lightgbm-position" if getattr(ranker, "debiased_", False) else "none")
+            ),
         },
         "library_versions": library_versions(),
         "git_commit": git_commit(),
@@ -160,12 +192,20 @@ def holdout_ndcg(scorer, data: str | Path | TrainingSet) -> float:
 
 
 def promote(
-    registry: str | Path, version: str, *, data_dir: str | Path | None = None, force: bool = False
+    registry: str | Path,
+    version: str,
+    *,
+    data_dir: str | Path | None = None,
+    force: bool = False,
+    gate_dr: bool = False,
 ) -> dict:
     """Make ``version`` current unless it is worse than the current model on the same holdout.
 
     The holdout is the test period of ``data_dir`` when given, else of the candidate's own training
-    data (both models are scored on it). ``force`` skips the comparison.
+    data (both models are scored on it). ``force`` skips the comparison. ``gate_dr`` compares the
+    models' doubly robust off-policy estimates on the holdout's logged lists instead of their NDCG@10
+    on the logged labels (:mod:`models.ope`; the log needs positions and propensities): a candidate
+    whose DR estimate is below the current model's is refused.
     """
     from models.registry import RegistryError, load_version
 
@@ -176,6 +216,8 @@ def promote(
     result = {"candidate": version, "previous": current, "forced": force}
     if current and current != version and not force:
         source = data_dir or reg.metadata(version)["data"]["path"]
+        if gate_dr:
+            return _promote_on_dr(reg, version, current, source, result)
         test = holdout(source)  # built once: both models are scored on the same rows
         cand = holdout_ndcg(load_version(reg.root / "versions" / version), test)
         cur = holdout_ndcg(load_version(reg.root / "versions" / current), test)
@@ -187,5 +229,40 @@ def promote(
                 f"refusing to promote {version}: NDCG@10 {cand:.4f} on the holdout is worse than current "
                 f"{current}'s {cur:.4f} (use --force to promote anyway)"
             )
+    reg.set_current(version)
+    return result
+
+
+def _promote_on_dr(reg: Registry, version: str, current: str, source: str | Path, result: dict) -> dict:
+    """The DR gate of :func:`promote`: both models' DR estimates on the test period's logged lists (the
+    reward model fit on the earlier lists), the candidate refused when its estimate is lower."""
+    import numpy as np
+
+    from models.ope import ope_report
+    from models.registry import RegistryError, load_version
+
+    data = build_training_set(load_market(source))
+    tr, va, te = time_split(data)
+    scorers = {
+        "candidate": load_version(reg.root / "versions" / version),
+        "current": load_version(reg.root / "versions" / current),
+    }
+    report = ope_report(scorers, data, np.r_[tr, va], te, market_dir=source, n_boot=200)
+    cand, cur = (report["scorers"][n]["dr"] for n in ("candidate", "current"))
+    result.update(
+        {
+            "holdout": str(source),
+            "gate": "dr",
+            "candidate_dr": round(cand["estimate"], 5),
+            "candidate_dr_ci": [round(cand["ci_low"], 5), round(cand["ci_high"], 5)],
+            "current_dr": round(cur["estimate"], 5),
+            "current_dr_ci": [round(cur["ci_low"], 5), round(cur["ci_high"], 5)],
+        }
+    )
+    if cand["estimate"] < cur["estimate"] - 1e-12:
+        raise RegistryError(
+            f"refusing to promote {version}: its DR estimate {cand['estimate']:.4f} on the holdout's logged "
+            f"lists is below current {current}'s {cur['estimate']:.4f} (use --force to promote anyway)"
+        )
     reg.set_current(version)
     return result

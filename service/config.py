@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     max_inflight : CPU-bound requests running at once; more wait up to ``queue_timeout_s``, then 503.
     events_refresh_s : how often ingested events reach the features (history, filled jobs).
     rerank_top : the model re-ranks this many heuristic-best eligible candidates (0 = all of them).
+    experiment : an online experiment, JSON or the path of a JSON file (``service/experiments.py``);
+        empty: none, every request is served by ``model``.
     store : the store: a SQLite file path or ``postgresql://user:pass@host:port/db`` (issue #16); when
         unset, ``db`` (the older name, kept as an alias).
     follow_s : longest wait before a replica applies another replica's writes (the database's
@@ -61,6 +63,7 @@ class Settings(BaseSettings):
     default_max_km: float = Field(DEFAULT_MAX_KM, gt=0)
     events_refresh_s: float = Field(2.0, gt=0, le=3600)
     rerank_top: int = Field(300, ge=0, le=100_000)
+    experiment: str = ""
     store: str | None = None
     follow_s: float = Field(0.5, gt=0, le=60)
     model_poll_s: float = Field(5.0, ge=0, le=3600)

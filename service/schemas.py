@@ -327,6 +327,13 @@ class Candidate(BaseModel):
     score: float
     distance_km: float
     reasons: list[str]
+    position: int = Field(
+        description="where the worker stands in this list, 1 = first: send it back with `shown`"
+    )
+    policy: str = Field(
+        description="the model version that placed this worker (under interleaving, its team's): send it back "
+        "with `shown`"
+    )
     p_match: float | None = Field(
         None, description="exposure_aware only: P(completed) after the discount for offers held"
     )
@@ -357,9 +364,12 @@ class RankResponse(BaseModel):
                                 "1.2 km away",
                                 "rated about 4.7 from 15 ratings",
                             ],
+                            "position": 1,
+                            "policy": "20261123T021539-163729-s1",
                         }
                     ],
                     "excluded": {"certificate_missing": 3, "beyond_travel_limit": 11},
+                    "policy": "20261123T021539-163729-s1",
                 }
             ]
         }
@@ -368,6 +378,9 @@ class RankResponse(BaseModel):
     candidates: list[Candidate]
     excluded: dict[str, int]
     message: str | None = Field(None, description="why there is no candidate, when there is none")
+    policy: str = Field(description="the policy (model version) that produced this list")
+    variant: str | None = Field(None, description="the experiment variant this request was assigned to")
+    experiment: str | None = Field(None, description="the running experiment's name, when one runs")
 
 
 class RecommendRequest(Strict):
@@ -403,6 +416,10 @@ class JobMatch(BaseModel):
     score: float
     distance_km: float
     reasons: list[str]
+    position: int = Field(
+        description="where the job stands in this list, 1 = first: send it back with `shown`"
+    )
+    policy: str = Field(description="the model version that placed this job: send it back with `shown`")
 
 
 class RecommendResponse(BaseModel):
@@ -418,6 +435,7 @@ class RecommendResponse(BaseModel):
             "examples": [
                 {
                     "model_version": "heuristic-v1",
+                    "policy": "heuristic-v1",
                     "jobs": [],
                     "excluded": {"certificate_missing": 12},
                     "message": "no open job you qualify for within 10 km",
@@ -433,6 +451,9 @@ class RecommendResponse(BaseModel):
     excluded: dict[str, int]
     message: str | None = None
     what_would_change: list[str] = Field(default_factory=list)
+    policy: str = Field(description="the policy (model version) that produced this list")
+    variant: str | None = Field(None, description="the experiment variant this request was assigned to")
+    experiment: str | None = Field(None, description="the running experiment's name, when one runs")
 
 
 class EventsRequest(Strict):

@@ -12,6 +12,7 @@ from gigmatch.core.contract import ContractError, load_market
 from models.registry import Registry, RegistryError
 from models.scorer import Scorer, load_scorer
 from service.config import Settings
+from service.experiments import Experiment, load_scorers, parse_experiment
 from service.loop.hub import LoopService
 from service.store import Store, open_store
 
@@ -98,6 +99,12 @@ class ServiceState:
         # mistyped --model or --data leaves no empty database file behind
         check_paths(settings)
         self.scorer: Scorer = load_scorer(settings.model)
+        # an online experiment (issue #17): its variants' models are loaded once, here, before the store
+        self.experiment: Experiment | None = (
+            load_scorers(parse_experiment(settings.experiment), settings.model)
+            if settings.experiment
+            else None
+        )
         if not self.scorer.is_model:
             where = (
                 "no model configured" if settings.model is None else f"no trained model in {settings.model}"
@@ -132,6 +139,18 @@ class ServiceState:
         )
         self.rejected = Counter(
             "gigmatch_rejected_total", "requests refused before work", ["reason"], registry=self.metrics
+        )
+        self.experiment_requests = Counter(
+            "gigmatch_experiment_requests_total",
+            "requests served per experiment variant ('interleave' for interleaved lists)",
+            ["experiment", "variant", "endpoint"],
+            registry=self.metrics,
+        )
+        self.experiment_items = Counter(
+            "gigmatch_experiment_items_total",
+            "items returned per experiment variant (under interleaving: per team)",
+            ["experiment", "variant", "endpoint"],
+            registry=self.metrics,
         )
         self.model_info.labels(self.scorer.version).set(1)
         self.store.snapshot()  # build the read cache before the first request

@@ -11,12 +11,12 @@ import argparse
 import logging
 import sys
 
-from gigmatch.cli import assign, data, dispatch, loop, ranker, replay, serve, store
+from gigmatch.cli import assign, data, dispatch, experiment, loop, ranker, replay, serve, store
 from gigmatch.cli._common import CLIError, Parser
 from gigmatch.core.contract import ContractError
 from gigmatch.core.threads import configure_threads
 
-COMMANDS = (data, assign, ranker, serve, replay, store, dispatch, loop)
+COMMANDS = (data, assign, ranker, serve, replay, store, dispatch, loop, experiment)
 
 
 def package_version() -> str:

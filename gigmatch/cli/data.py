@@ -6,7 +6,10 @@ import argparse
 import json
 from pathlib import Path
 
-from gigmatch.cli._common import CLIError, existing_dir, iso_date, nonneg_int, positive_int
+from gigmatch.cli._common import CLIError, checked, existing_dir, iso_date, nonneg_int, positive_int
+
+unit_float = checked(float, lambda v: 0 <= v <= 1, "in [0, 1]", "a number")
+nonneg_float = checked(float, lambda v: 0 <= v < float("inf"), "0 or more", "a number")
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -32,6 +35,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         seed=args.seed,
         start=args.start,
         shown_per_job=args.shown_per_job,
+        position_bias=args.position_bias,
+        exploration=args.exploration,
+        examination_power=args.examination_power,
     )
     from gigmatch.sim.province import find_province, write_province_simulation
 
@@ -103,6 +109,20 @@ def register(sub) -> None:
         "--shown-per-job", type=positive_int, default=30, help="workers the logging policy shows each job"
     )
     p.add_argument("--format", choices=["csv", "parquet"], default="csv", help="file format of the tables")
+    p.add_argument(
+        "--position-bias",
+        action="store_true",
+        help="log each list's order (position, policy, propensity) and let only examined offers be applied to",
+    )
+    p.add_argument(
+        "--exploration", type=unit_float, default=0.3, help="share of lists shown in random order (0.3)"
+    )
+    p.add_argument(
+        "--examination-power",
+        type=nonneg_float,
+        default=0.5,
+        help="a worker at position p examines the offer w.p. p**-power (0.5)",
+    )
     p.add_argument(
         "--taxonomy",
         type=existing_dir,

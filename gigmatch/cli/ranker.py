@@ -16,6 +16,7 @@ from gigmatch.cli._common import (
     load_params,
     model_path,
     nonneg_int,
+    positive_int,
     scorer_for,
 )
 
@@ -39,12 +40,19 @@ def cmd_train(args: argparse.Namespace) -> int:
                 params=load_params(args.params),
                 dask_client=client,
                 progress=step,
+                debias=not args.no_debias,
             )
     finally:
         if client is not None:
             client.close()
     test = meta["metrics"]["test"]
     print(f"trained {meta['version']} in {meta['timing_seconds']['total']} s -> {scorer.path}")
+    debias = meta["params"].get("debias")
+    if debias != "no-positions":
+        print(
+            "the log has positions: "
+            + ("position-debiased (LightGBM)" if debias == "lightgbm-position" else "naive (--no-debias)")
+        )
     print(
         f"test NDCG@10: model {test['scores']['model']['ndcg@10']:.4f}, heuristic {test['scores']['heuristic']['ndcg@10']:.4f}"
         + (f", oracle {test['scores']['oracle']['ndcg@10']:.4f}" if "oracle" in test["scores"] else "")
@@ -54,20 +62,28 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """``gigmatch evaluate``: a model against the baselines on the test period."""
+    import numpy as np
+
     from gigmatch.core.contract import load_market
     from models.dataset import build_training_set, time_split
     from models.evaluate import evaluate
 
-    scorer = scorer_for(args.model)
+    models = args.model or [None]
+    scorer = scorer_for(models[0])
+    others = {f"model {i + 2} ({s.version})": s for i, s in enumerate(map(scorer_for, models[1:]))}
     data = build_training_set(load_market(args.data))
-    _, _, te = time_split(data)
-    report = evaluate(scorer, data.subset(te), args.data)
+    tr, va, te = time_split(data)
+    if args.ope:
+        return _print_ope(args, {"model": scorer, **others}, data, np.r_[tr, va], te)
+    report = evaluate(scorer, data.subset(te), args.data, others=others)
     if args.json:
         print(json.dumps(report, indent=1))
         return 0
     print(
         f"test period {report['period'][0]} .. {report['period'][1]}: {report['queries']} jobs, {report['rows']} shown pairs"
     )
+    if report["labels"] != "logged":
+        print(f"labels: {report['labels']}")
     labels = {name: f"model ({scorer.version})" if name == "model" else name for name in report["scores"]}
     width = max(len("scorer"), *map(len, labels.values())) + 2  # names in full, never truncated
     print(f"{'scorer':<{width}}{'NDCG@5':>9}{'NDCG@10':>9}{'MAP':>9}{'R@10':>9}")
@@ -86,11 +102,38 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             print(f"{b['lo']:.1f}-{b['hi']:.1f}{'':<5}{b['pairs']:>8}{b['mean_p']:>9.4f}{b['rate']:>9.4f}")
     if report.get("model_vs_oracle_ndcg@10") is not None:
         print(f"model reaches {report['model_vs_oracle_ndcg@10']:.1%} of the oracle's NDCG@10")
+        for name in others:
+            print(f"{name} reaches {report[f'{name}_vs_oracle_ndcg@10']:.1%} of the oracle's NDCG@10")
     if report.get("model_vs_oracle_no_pair_noise_ndcg@10") is not None:
         print(
             f"model reaches {report['model_vs_oracle_no_pair_noise_ndcg@10']:.1%} of the NDCG@10 of the "
             "oracle without the pair's own apply noise"
         )
+    return 0
+
+
+def _print_ope(args: argparse.Namespace, scorers: dict, data, fit_rows, eval_rows) -> int:
+    """``evaluate --ope``: IPS, SNIPS, DM and DR of each model on the test period's logged lists."""
+    from models.ope import ope_report
+
+    report = ope_report(scorers, data, fit_rows, eval_rows, k=args.k, market_dir=args.data, seed=args.seed)
+    if args.json:
+        print(json.dumps(report, indent=1))
+        return 0
+    print(
+        f"off-policy estimates on the test period: {report['lists']} logged lists, {report['rows']} shown "
+        f"pairs; value = expected graded gain in the top {report['k']} had the model ranked each list"
+    )
+    print(f"logging policy (observed): {report['logging_policy']:.4f}")
+    for name, entry in report["scorers"].items():
+        true = entry.get("true")
+        print(f"{name} ({entry['version']})" + (f": true value {true:.4f}" if true is not None else ""))
+        for est in ("ips", "snips", "dm", "dr", "sndr"):
+            e = entry[est]
+            err = f"  error {100 * (e['estimate'] - true) / true:+.1f}%" if true else ""
+            print(
+                f"  {est.upper():<6}{e['estimate']:>9.4f}  95% CI [{e['ci_low']:.4f}, {e['ci_high']:.4f}]{err}"
+            )
     return 0
 
 
@@ -153,7 +196,7 @@ def cmd_models(args: argparse.Namespace) -> int:
         if not reg.versions():
             print(f"no versions in {args.registry}")
     elif args.action == "promote":
-        r = promote(args.registry, args.version, data_dir=args.data, force=args.force)
+        r = promote(args.registry, args.version, data_dir=args.data, force=args.force, gate_dr=args.gate_dr)
         print(json.dumps(r))
     elif args.action == "rollback":
         print(f"current is now {reg.rollback()}")
@@ -178,6 +221,11 @@ def register(sub) -> None:
         default=None,
         help="train on a Dask cluster: 'local' starts one on this machine; default: in this process",
     )
+    p.add_argument(
+        "--no-debias",
+        action="store_true",
+        help="ignore logged positions (the naive model); by default they go to LightGBM's position-bias correction",
+    )
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser(
@@ -189,10 +237,19 @@ def register(sub) -> None:
     p.add_argument(
         "--model",
         type=model_path,
-        help="model registry or version folder; without it the heuristic scorer (cold start)",
+        action="append",
+        help="model registry or version folder (repeat to compare models); without it the heuristic "
+        "scorer (cold start)",
     )
     p.add_argument("--data", required=True, type=existing_dir, help="market folder with an event log")
     p.add_argument("--json", action="store_true", help="the report as JSON")
+    p.add_argument(
+        "--ope",
+        action="store_true",
+        help="off-policy estimates (IPS, SNIPS, DM, DR, SNDR with 95%% CIs) from the logged positions and propensities",
+    )
+    p.add_argument("--k", type=positive_int, default=10, help="top positions counted by --ope (10)")
+    p.add_argument("--seed", type=nonneg_int, default=0, help="seed of --ope's bootstrap and reward model")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser(
@@ -240,6 +297,11 @@ def register(sub) -> None:
         help="market whose test period is the holdout; default: the candidate's training data",
     )
     a.add_argument("--force", action="store_true", help="promote even if worse on the holdout")
+    a.add_argument(
+        "--gate-dr",
+        action="store_true",
+        help="promote only if the doubly robust off-policy estimate on the holdout's logged lists is no worse",
+    )
     a.set_defaults(func=cmd_models)
     a = actions.add_parser(
         "rollback",

@@ -43,6 +43,7 @@ MAX_ID_LENGTH = 200  # ids and other text cells
 MAX_CODE_LENGTH = 100  # one trade or certificate token in a list cell (with its years or expiry)
 MAX_LIST_ITEMS = 100  # tokens in one list cell
 MAX_COUNT = 10_000_000  # ratings, completed jobs, no-shows: more than a lifetime of day jobs
+MAX_LIST_POSITION = 100_000  # positions in a shown list: far beyond any list a person scrolls
 MAX_EXACT_INT = 2**53  # integers are read through float64; beyond this they would not be exact
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 # control characters (tab, newline, carriage return, NUL, ...) in an id or a code are never meant: they
@@ -175,6 +176,25 @@ SCHEMAS: dict[str, list[Column]] = {
         Column("event", "event", True, doc="one of " + ", ".join(EVENT_TYPES)),
         Column("rating", "float", default=np.nan, lo=1, hi=5, doc="rating 1-5, required for `rated`"),
         Column("event_id", "str", default="", doc="idempotency key; default job|worker|event|ts"),
+        # logged-feedback columns (issue #17): where the worker stood in the list shown, which policy
+        # produced the list, and how likely that policy was to put the worker there
+        Column(
+            "position",
+            "int",
+            default=np.nan,
+            lo=1,
+            hi=MAX_LIST_POSITION,
+            doc="where the worker stood in the list that was shown, 1 = first; empty: unknown",
+        ),
+        Column("policy", "str", default="", doc="model version or policy that produced the list shown"),
+        Column(
+            "propensity",
+            "float",
+            default=np.nan,
+            lo=0,
+            hi=1,
+            doc="probability that the policy put this worker at this position (see README); empty: unknown",
+        ),
     ],
     "trades": [
         Column("trade", "id", True, doc="trade code"),
@@ -357,7 +377,14 @@ def _parse_numbers(raw: pd.Series, col: Column, source: str, integer: bool) -> n
             rng = f"[{_fmt(col.lo)}, {_fmt(col.hi)}]" if col.hi is not None else f">= {_fmt(col.lo)}"
             raise _fail(source, pos, col.name, f"{raw.iloc[pos]} is outside {rng}")
     values[missing] = np.nan if col.default is None else col.default
+    if integer and _may_be_missing(col):
+        return values  # whole numbers as float64, NaN where missing (int64 has no missing value)
     return values.astype(np.int64) if integer else values
+
+
+def _may_be_missing(col: Column) -> bool:
+    """Whether an optional column's default is a missing value (NaN), as ``position`` is."""
+    return isinstance(col.default, float) and np.isnan(col.default)
 
 
 def _fmt(x: float | None) -> str:
@@ -599,6 +626,13 @@ def events_from_records(records: list[dict]) -> pd.DataFrame:
             "event": np.array([r["event"] for r in records], dtype=object),
             "rating": np.array([np.nan if r.get("rating") is None else r["rating"] for r in records], float),
             "event_id": np.array([r.get("event_id") or "" for r in records], dtype=object),
+            "position": np.array(
+                [np.nan if r.get("position") is None else r["position"] for r in records], float
+            ),
+            "policy": np.array([r.get("policy") or "" for r in records], dtype=object),
+            "propensity": np.array(
+                [np.nan if r.get("propensity") is None else r["propensity"] for r in records], float
+            ),
         }
     )
     return _finish_events(frame)
@@ -812,6 +846,8 @@ def serialise_table(df: pd.DataFrame, table: str) -> pd.DataFrame:
             out[col.name] = [";".join(v) for v in s]
         elif col.kind == "datetime":
             out[col.name] = format_market_times(s)
+        elif col.kind == "int" and _may_be_missing(col):
+            out[col.name] = pd.array(s.to_numpy(dtype=float), dtype="Int64")  # 3, not 3.0; empty when missing
         else:
             out[col.name] = s
     return out

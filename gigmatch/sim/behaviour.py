@@ -208,3 +208,29 @@ def draw_outcomes(rng: np.random.Generator, probs: PairProbabilities) -> Outcome
         rated=rated,
         rating=rating,
     )
+
+
+def only_examined(outcomes: Outcomes, examined: np.ndarray) -> Outcomes:
+    """The outcomes of pairs whose worker examined the offer; an unexamined pair has none at all.
+
+    Parameters
+    ----------
+    outcomes : Outcomes
+        What each pair would have done had its worker looked at the offer.
+    examined : ndarray of bool, shape (n_pairs,)
+        Whether the worker looked (see :mod:`gigmatch.sim.positions`).
+
+    Returns
+    -------
+    Outcomes
+        Every flag and'ed with ``examined`` (ratings kept; they count only where ``rated``).
+    """
+    return Outcomes(
+        applied=outcomes.applied & examined,
+        declined=outcomes.declined & examined,
+        hired=outcomes.hired & examined,
+        completed=outcomes.completed & examined,
+        no_show=outcomes.no_show & examined,
+        rated=outcomes.rated & examined,
+        rating=outcomes.rating,
+    )

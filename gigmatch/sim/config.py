@@ -28,6 +28,13 @@ class SimulationConfig:
         Workers the logging policy shows each job to (see :mod:`gigmatch.sim.policy`).
     pool_size : int
         Nearest workers the logging policy samples from, per job (capped at ``workers``).
+    position_bias : bool
+        Log each list's order (position, policy, propensity on ``shown`` events) and let only examined
+        offers be applied to (see :mod:`gigmatch.sim.positions`); off: no positions, every offer examined.
+    exploration : float
+        With ``position_bias``: share of lists shown in a uniformly random order, in [0, 1].
+    examination_power : float
+        With ``position_bias``: a worker at position p examines the offer w.p. ``p ** -examination_power``.
     """
 
     region: str = "将乐县"
@@ -38,3 +45,6 @@ class SimulationConfig:
     start: str = "2026-09-01"
     shown_per_job: int = 30
     pool_size: int = 200
+    position_bias: bool = False
+    exploration: float = 0.3
+    examination_power: float = 0.5

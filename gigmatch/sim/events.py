@@ -20,10 +20,16 @@ import pandas as pd
 from gigmatch.sim.behaviour import Outcomes
 from gigmatch.sim.policy import ShownPairs
 from gigmatch.sim.population import Jobs, Workers
+from gigmatch.sim.positions import POLICY_NAME, LoggedLists
 
 
 def event_log(
-    rng: np.random.Generator, pairs: ShownPairs, outcomes: Outcomes, workers: Workers, jobs: Jobs
+    rng: np.random.Generator,
+    pairs: ShownPairs,
+    outcomes: Outcomes,
+    workers: Workers,
+    jobs: Jobs,
+    lists: LoggedLists | None = None,
 ) -> pd.DataFrame:
     """Date the pairs' outcomes and write them as events.
 
@@ -37,12 +43,16 @@ def event_log(
         What happened to each pair (from :func:`gigmatch.sim.behaviour.draw_outcomes`).
     workers, jobs : Workers, Jobs
         For ids and the jobs' posting, start and end times.
+    lists : LoggedLists, optional
+        Positions and propensities (position bias on): written on the ``shown`` events with the
+        policy's name; without them those columns are empty.
 
     Returns
     -------
     pandas.DataFrame
-        The contract's ``events`` table: ``ts, job_id, worker_id, event, rating, event_id``, one row per
-        event, sorted by ``ts, job_id, worker_id``; ``rating`` is NaN except on ``rated`` events.
+        The contract's ``events`` table: ``ts, job_id, worker_id, event, rating, event_id, position,
+        policy, propensity``, one row per event, sorted by ``ts, job_id, worker_id``; ``rating`` is NaN
+        except on ``rated`` events, the last three empty except on ``shown`` events of a biased log.
     """
     pj, pw = pairs.job, pairs.worker
     n_p = len(pj)
@@ -66,6 +76,7 @@ def event_log(
         ("no_show", o.no_show, t_noshow),
         ("rated", o.rated, t_rated),
     ):
+        logged = lists is not None and name == "shown"
         parts.append(
             pd.DataFrame(
                 {
@@ -74,6 +85,9 @@ def event_log(
                     "worker_id": worker_ids[mask],
                     "event": name,
                     "rating": np.where(name == "rated", o.rating[mask], np.nan),
+                    "position": lists.position[mask] if logged else np.nan,
+                    "policy": POLICY_NAME if logged else "",
+                    "propensity": lists.propensity[mask] if logged else np.nan,
                 }
             )
         )
@@ -83,4 +97,7 @@ def event_log(
         .reset_index(drop=True)
     )
     events["event_id"] = [f"ev{i:08d}" for i in range(len(events))]
-    return events
+    events["position"] = events["position"].astype(float)  # whole numbers, NaN where not logged
+    return events[
+        ["ts", "job_id", "worker_id", "event", "rating", "event_id", "position", "policy", "propensity"]
+    ]

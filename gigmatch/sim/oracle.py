@@ -14,10 +14,20 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from gigmatch.sim.behaviour import PairProbabilities
+from gigmatch.sim.behaviour import Outcomes, PairProbabilities
 from gigmatch.sim.policy import ShownPairs
 from gigmatch.sim.population import Jobs, Workers
-from models.labels import LABELS, label_distribution, label_gain
+from models.labels import (
+    APPLIED,
+    COMPLETED,
+    HIRED,
+    LABELS,
+    NO_MATCH,
+    TOP_RATED,
+    TOP_RATING,
+    label_distribution,
+    label_gain,
+)
 
 
 def oracle_table(pairs: ShownPairs, probs: PairProbabilities, workers: Workers, jobs: Jobs) -> pd.DataFrame:
@@ -58,3 +68,24 @@ def oracle_table(pairs: ShownPairs, probs: PairProbabilities, workers: Workers, 
             "expected_gain_no_pair_noise": distribution(probs.apply_no_pair_noise) @ gains,
         }
     )
+
+
+def graded_outcomes(outcomes: Outcomes) -> np.ndarray:
+    """Each pair's grade from its drawn outcomes, as :func:`models.labels.graded_labels` grades a log.
+
+    Parameters
+    ----------
+    outcomes : Outcomes
+        Drawn outcomes, shape (n_pairs,) each.
+
+    Returns
+    -------
+    ndarray of int32, shape (n_pairs,), in 0..MAX_LABEL
+    """
+    o = outcomes
+    top = o.completed & o.rated & (o.rating >= TOP_RATING)
+    return np.select(
+        [top, o.completed, o.no_show, o.hired, o.applied],
+        [TOP_RATED, COMPLETED, NO_MATCH, HIRED, APPLIED],
+        NO_MATCH,
+    ).astype(np.int32)

@@ -2,7 +2,9 @@
 
 Draw order (the seed stream; keep it when changing any step): villages and homes, workers,
 employers, work sites and jobs, the logging policy's keys, the pairs' apply noise, the outcomes, the
-event times. The oracle draws nothing.
+event times. The oracle draws nothing. With ``position_bias`` the lists' order and the examination
+are drawn from a second generator seeded ``[seed, 17]`` (:mod:`gigmatch.sim.positions`), so the
+market and every outcome given examination are the same with and without it.
 """
 
 from __future__ import annotations
@@ -18,14 +20,15 @@ from gigmatch.core.contract import Market, write_market
 from gigmatch.core.geo import EARTH_RADIUS_KM
 from gigmatch.core.regions import find_region
 from gigmatch.core.taxonomy import Taxonomy, default_taxonomy
-from gigmatch.sim.behaviour import draw_outcomes, pair_probabilities
+from gigmatch.sim.behaviour import draw_outcomes, only_examined, pair_probabilities
 from gigmatch.sim.config import SimulationConfig
 from gigmatch.sim.events import event_log
 from gigmatch.sim.geography import place_homes, place_villages, place_work_sites, to_latlon
 from gigmatch.sim.hours import draw_hours
-from gigmatch.sim.oracle import oracle_table
+from gigmatch.sim.oracle import graded_outcomes, oracle_table
 from gigmatch.sim.policy import show_jobs
 from gigmatch.sim.population import Vocabulary, draw_employers, draw_jobs, draw_workers
+from gigmatch.sim.positions import examination_probability, log_positions
 
 
 def simulate_market(
@@ -72,8 +75,30 @@ def simulate_market(
     pairs = show_jobs(rng, workers, jobs, employers, config.shown_per_job, config.pool_size)
     probs = pair_probabilities(rng, pairs, workers, jobs, employers)
     outcomes = draw_outcomes(rng, probs)
-    events = event_log(rng, pairs, outcomes, workers, jobs)
+    lists = None
+    if config.position_bias:
+        if not 0 <= config.exploration <= 1 or config.examination_power < 0:
+            raise ValueError("exploration must lie in [0, 1] and examination_power be at least 0")
+        lists = log_positions(
+            np.random.default_rng([config.seed, 17]),
+            pairs,
+            workers,
+            jobs,
+            config.exploration,
+            config.examination_power,
+        )
+        if_examined = outcomes
+        outcomes = only_examined(outcomes, lists.examined)
+    events = event_log(rng, pairs, outcomes, workers, jobs, lists)
     oracle = oracle_table(pairs, probs, workers, jobs)
+    if lists is not None:
+        oracle = oracle.assign(
+            position=lists.position,
+            propensity=lists.propensity,
+            examination=lists.examination,
+            examined=lists.examined,
+            label_if_examined=graded_outcomes(if_examined),
+        )
 
     market = Market(
         workers=workers.table, jobs=jobs.table, employers=employers.table, events=events, taxonomy=tax
@@ -122,5 +147,10 @@ def write_simulation(
         "shown_pairs": len(oracle),
         "earth_radius_km": EARTH_RADIUS_KM,
     }
+    if config.position_bias:  # the examination curve, theta_1..theta_n, for the true value of a ranking
+        longest = int(oracle.groupby("job_id").size().max()) if len(oracle) else 0
+        summary["examination"] = examination_probability(
+            np.arange(1, longest + 1), config.examination_power
+        ).tolist()
     (truth / "simulation.json").write_text(json.dumps(summary, ensure_ascii=False, indent=1, default=str))
     return summary

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 import numpy as np
 from fastapi import APIRouter, Response
 
 from gigmatch.core.times import market_now
 from service.deps import BackendAuth, StateDep, row_of, work_slot
+from service.experiments import team_draft
 from service.ranking import encode_request_job, encode_request_worker, rank_job, recommend_jobs
 from service.schemas import (
     ERROR_RESPONSES,
@@ -57,22 +61,31 @@ def rank(body: RankRequest, state: StateDep, response: Response) -> dict:
             excluded_unknown = int((idx < 0).sum())
             rows = idx[idx >= 0].astype(np.int64)
         timings: dict = {}
+        unit = body.job_id if body.job_id is not None else unit_of(body.job)
+        arms = experiment_arms(state, unit, "/v1/rank")
         if body.exposure_aware:
-            require_calibration(scorer)
-        candidates, excluded, message = rank_job(
-            snap,
-            scorer,
-            jobs,
-            j,
-            rows,
-            max_km,
-            body.limit,
-            market_now(),
-            timings,
-            rerank_top=state.settings.rerank_top,
-            blocked=state.loop.cases.blocked_rows(snap.workers.ids),
-            exposure_aware=body.exposure_aware,
-        )
+            for arm_scorer in arms.scorers if arms else [scorer]:
+                require_calibration(arm_scorer)
+        now = market_now()
+        blocked = state.loop.cases.blocked_rows(snap.workers.ids)
+        lists = [
+            rank_job(
+                snap,
+                arm_scorer,
+                jobs,
+                j,
+                rows,
+                max_km,
+                body.limit,
+                now,
+                timings,
+                rerank_top=state.settings.rerank_top,
+                blocked=blocked,
+                exposure_aware=body.exposure_aware,
+            )
+            for arm_scorer in (arms.scorers if arms else [scorer])
+        ]
+        candidates, excluded, message = lists[0]
         # per-phase server time (ms) for clients and benchmarks; serialisation = total - these
         response.headers["Server-Timing"] = (
             ", ".join(f"{k};dur={1000 * v:.3f}" for k, v in timings.items() if k != "candidates")
@@ -82,11 +95,16 @@ def rank(body: RankRequest, state: StateDep, response: Response) -> dict:
             excluded["unknown_worker"] = excluded_unknown
         if message and rows is not None and len(rows) == 0:
             message = "none of the given candidate_ids is a stored worker"
+        candidates, policy = place(
+            state, arms, [lst[0] for lst in lists], "worker_id", body.limit, unit, scorer
+        )
         return {
-            "model_version": scorer.version,
+            "model_version": policy,
+            "policy": policy,
             "candidates": candidates,
             "excluded": excluded,
             "message": message,
+            **(arms.labels if arms else {}),
         }
 
 
@@ -109,7 +127,69 @@ def recommend(body: RecommendRequest, state: StateDep) -> dict:
             W, w = snap.workers, row_of(snap.worker_row, body.worker_id, "worker")
         else:
             W, w = encode_request_worker(contract_row(body.worker, worker_id="request"), snap), 0
-        result = recommend_jobs(
-            snap, scorer, W, w, body.max_km, body.limit, market_now(), state.settings.rerank_top
+        unit = body.worker_id if body.worker_id is not None else unit_of(body.worker)
+        arms = experiment_arms(state, unit, "/v1/recommend")
+        now = market_now()
+        results = [
+            recommend_jobs(snap, s, W, w, body.max_km, body.limit, now, state.settings.rerank_top)
+            for s in (arms.scorers if arms else [scorer])
+        ]
+        result = results[0]
+        result["jobs"], policy = place(
+            state, arms, [r["jobs"] for r in results], "job_id", body.limit, unit, scorer
         )
-        return {"model_version": scorer.version, **result}
+        return {"model_version": policy, "policy": policy, **result, **(arms.labels if arms else {})}
+
+
+class Arms:
+    """The scorers a request is served by under an experiment, and the labels its answer carries."""
+
+    def __init__(self, experiment, scorers: list, variant: str, teams: list[str] | None = None):
+        self.experiment = experiment
+        self.scorers = scorers
+        self.variant = variant
+        self.teams = teams  # variant names of the two teams under interleaving
+        self.labels = {"experiment": experiment.name, "variant": variant}
+
+
+def unit_of(body) -> str:
+    """The unit id of an inline job or worker: a digest of its content (same body, same variant)."""
+    text = json.dumps(body.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+    return "inline:" + hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def experiment_arms(state, unit: str, endpoint: str) -> Arms | None:
+    """The arm(s) of a request under the running experiment (None without one), counted in /metrics."""
+    exp = state.experiment
+    if exp is None:
+        return None
+    if exp.mode == "interleave":
+        names = [v.name for v in exp.variants]
+        arms = Arms(exp, [exp.scorers[n] for n in names], "interleave", teams=names)
+    else:
+        variant = exp.assign(unit)
+        arms = Arms(exp, [exp.scorers[variant.name]], variant.name)
+    state.experiment_requests.labels(exp.name, arms.variant, endpoint).inc()
+    return arms
+
+
+def place(state, arms: Arms | None, ranked: list[list[dict]], key: str, limit: int, unit: str, scorer):
+    """(items with their ``position`` and ``policy``, the list's policy): one ranking as it is, or two
+    merged by team draft under interleaving (each item's policy is its team's model version)."""
+    if arms is None or arms.teams is None:
+        version = arms.scorers[0].version if arms else scorer.version
+        items = ranked[0]
+        for position, item in enumerate(items, 1):  # sent back with `shown`: logged feedback (#17)
+            item["position"], item["policy"] = position, version
+        if arms is not None:
+            state.experiment_items.labels(arms.experiment.name, arms.variant, key).inc(len(items))
+        return items, version
+    by_id = [{item[key]: item for item in lst} for lst in ranked]
+    merged = team_draft([i[key] for i in ranked[0]], [i[key] for i in ranked[1]], limit, unit)
+    items = []
+    for position, (item_id, team) in enumerate(merged, 1):
+        item = dict(by_id[team][item_id])
+        item["position"], item["policy"] = position, arms.scorers[team].version
+        items.append(item)
+        state.experiment_items.labels(arms.experiment.name, arms.teams[team], key).inc()
+    return items, "interleave:" + "|".join(s.version for s in arms.scorers)

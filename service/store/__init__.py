@@ -110,8 +110,10 @@ def events_frame(rows: list[tuple]) -> pd.DataFrame:
     records = []
     for row in rows:
         record = dict(zip(EVENT_COLUMNS, row, strict=True))
-        rating = record["rating"]
-        record["rating"] = None if rating is None or rating == "" or rating != rating else float(rating)
+        for name, cast in (("rating", float), ("position", lambda v: int(float(v))), ("propensity", float)):
+            value = record[name]
+            record[name] = None if value is None or value == "" or value != value else cast(value)
+        record["policy"] = record["policy"] or ""
         records.append(record)
     return events_from_records(records)
 
@@ -316,8 +318,18 @@ class Store:
     def add_events(self, events: pd.DataFrame) -> tuple[int, int]:
         """Insert validated events; returns (accepted, duplicates). Committed before it returns."""
         rows = [
-            (e, ts.isoformat(), j, w, ev, None if r != r else float(r))
-            for e, ts, j, w, ev, r in zip(*(events[c] for c in EVENT_COLUMNS), strict=True)
+            (
+                e,
+                ts.isoformat(),
+                j,
+                w,
+                ev,
+                None if r != r else float(r),
+                None if p != p else int(p),
+                pol or None,
+                None if q != q else float(q),
+            )
+            for e, ts, j, w, ev, r, p, pol, q in zip(*(events[c] for c in EVENT_COLUMNS), strict=True)
         ]
         accepted = self.repo.add_events(rows)  # committed: the database decides what is new
         if accepted:

@@ -40,7 +40,17 @@ ENTITY_KEYS: dict[str, str] = {
     "trades": "trade",
     "certificates": "certificate",
 }
-EVENT_COLUMNS = ("event_id", "ts", "job_id", "worker_id", "event", "rating")
+EVENT_COLUMNS = (
+    "event_id",
+    "ts",
+    "job_id",
+    "worker_id",
+    "event",
+    "rating",
+    "position",
+    "policy",
+    "propensity",
+)
 
 
 class StoreUnavailable(RuntimeError):
@@ -97,7 +107,7 @@ class MarketRepository(Protocol):
 
     def read_events(self) -> pd.DataFrame:
         """The event log in acceptance order, columns :data:`EVENT_COLUMNS` in string form (empty
-        strings for missing ratings)."""
+        strings for missing ratings, positions, policies and propensities)."""
         ...
 
     def counts(self) -> dict[str, int]:

@@ -148,8 +148,8 @@ class SQLiteRepository:
             before = self._db.total_changes
             self._transaction(
                 lambda: self._db.executemany(
-                    "INSERT OR IGNORE INTO events (event_id, ts, job_id, worker_id, event, rating, received) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    f"INSERT OR IGNORE INTO events ({', '.join(EVENT_COLUMNS)}, received) "
+                    f"VALUES ({', '.join('?' * (len(EVENT_COLUMNS) + 1))})",
                     [(*r, now) for r in rows],
                 )
             )

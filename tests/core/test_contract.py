@@ -168,7 +168,16 @@ def test_the_api_events_path_agrees_with_validate_table():
     from service.schemas import EventsRequest
 
     rows = [
-        {"ts": "2026-11-20T09:00:00", "job_id": "j1", "worker_id": "w1", "event": "shown", "event_id": "e1"},
+        {
+            "ts": "2026-11-20T09:00:00",
+            "job_id": "j1",
+            "worker_id": "w1",
+            "event": "shown",
+            "event_id": "e1",
+            "position": 3,
+            "policy": "20261123T021539-163729-s1",
+            "propensity": 0.25,
+        },
         {"ts": "2026-11-20T01:00:00Z", "job_id": " j1 ", "worker_id": "w2", "event": "rated", "rating": 4.5},
         {
             "ts": "2026-11-20T09:30:15.25",
@@ -207,12 +216,52 @@ def test_the_api_events_path_agrees_with_validate_table():
         ({"ts": "2026-01-01", "job_id": "j", "worker_id": "w", "event": "rated"}, "rating"),
         ({"ts": "2026-01-01", "job_id": "j", "worker_id": "w", "event": "rated", "rating": 6.0}, "rating"),
         ({"ts": "2026-01-01", "job_id": "j", "worker_id": "w", "event": "clicked"}, "event"),
+        ({"ts": "2026-01-01", "job_id": "j", "worker_id": "w", "event": "shown", "position": 0}, "position"),
+        (
+            {"ts": "2026-01-01", "job_id": "j", "worker_id": "w", "event": "shown", "position": 2.5},
+            "position",
+        ),
+        (
+            {"ts": "2026-01-01", "job_id": "j", "worker_id": "w", "event": "shown", "propensity": 1.5},
+            "propensity",
+        ),
+        (
+            {"ts": "2026-01-01", "job_id": "j", "worker_id": "w", "event": "shown", "propensity": -0.1},
+            "propensity",
+        ),
     ]
     for row, column in bad:
         with pytest.raises(ValidationError, match=column):
             EventsRequest.model_validate({"events": [row]})
         with pytest.raises(ContractError, match=f"column '{column}'"):
             validate_table(pd.DataFrame([row]), "events")
+
+
+def test_logged_feedback_columns_round_trip_through_a_file(tmp_path):
+    """position, policy and propensity are optional; written and read back they stay what they were
+    (a position is written as a whole number, missing ones as empty cells)."""
+    from gigmatch.core.contract import write_table
+
+    events = validate_table(
+        pd.DataFrame(
+            {
+                "ts": ["2026-01-01T08:00", "2026-01-01T09:00"],
+                "job_id": ["j", "j"],
+                "worker_id": ["w1", "w2"],
+                "event": ["shown", "applied"],
+                "position": ["4", ""],
+                "policy": ["v1", ""],
+                "propensity": ["0.125", ""],
+            }
+        ),
+        "events",
+    )
+    assert events["position"].tolist()[0] == 4 and np.isnan(events["position"][1])
+    path = write_table(events, tmp_path / "events.csv", "events")
+    text = path.read_text()
+    assert ",4,v1,0.125" in text and "4.0" not in text
+    back = validate_table(pd.read_csv(path, dtype=str, keep_default_na=False), "events")
+    pd.testing.assert_frame_equal(back, events)
 
 
 @pytest.mark.parametrize("table", ["workers", "jobs"])

@@ -78,6 +78,28 @@ def test_rank_by_id_and_by_job_object(server):
         assert 0 < len(scores) <= 5 and scores == sorted(scores, reverse=True)
         assert all(x["distance_km"] <= 10 and x["reasons"] for x in body["candidates"])
         assert sum(body["excluded"].values()) > 0
+        # logged feedback (#17): each candidate carries its position and the policy that placed it
+        assert [x["position"] for x in body["candidates"]] == list(range(1, len(scores) + 1))
+        assert {x["policy"] for x in body["candidates"]} == {body["policy"]} == {body["model_version"]}
+        shown = [
+            {
+                "ts": "2026-11-20T09:00:00",
+                "job_id": "j000001",
+                "worker_id": x["worker_id"],
+                "event": "shown",
+                "position": x["position"],
+                "policy": x["policy"],
+                "event_id": f"pos-{x['position']}",
+            }
+            for x in body["candidates"]
+        ]
+        assert c.post("/v1/events", json={"events": shown}).json()["accepted"] == len(shown)
+        bad = {**shown[0], "position": 0, "event_id": "pos-bad"}
+        r = c.post("/v1/events", json={"events": [bad]})
+        assert r.status_code == 422 and "events.0.position" in r.json()["detail"]
+        rec = c.post("/v1/recommend", json={"worker_id": "w000001", "max_km": 30}).json()
+        assert [x["position"] for x in rec["jobs"]] == list(range(1, len(rec["jobs"]) + 1))
+        assert rec["policy"] == rec["model_version"]
         job = {"trade": "welding", "lat": 26.73, "lon": 117.47, "start_time": SOON}
         r = c.post("/v1/rank", json={"job": job, "limit": 3})
         assert r.status_code == 200

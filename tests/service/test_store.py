@@ -58,6 +58,7 @@ class StoreContract:
         repo = self.repository(tmp_path)
         rows = [
             (f"e{i}", f"2026-10-0{i + 1}T08:00:00", "j", "w", "rated" if i else "shown", 4.0 if i else None)
+            + ((3, "v1", 0.25) if i == 0 else (None, None, None))  # position, policy, propensity (#17)
             for i in range(3)
         ]
         assert repo.add_events(rows[:2]) == 2
@@ -65,6 +66,10 @@ class StoreContract:
         frame = repo.read_events()
         assert frame["event_id"].tolist() == ["e0", "e1", "e2"]
         assert frame["rating"].tolist()[0] == "" and float(frame["rating"].tolist()[1]) == 4.0
+        assert int(float(frame["position"][0])) == 3 and frame["policy"][0] == "v1"
+        assert float(frame["propensity"][0]) == 0.25 and frame["position"][1] == frame["policy"][1] == ""
+        validated = validate_table(frame, "events")  # what the store reads back validates
+        assert validated["position"][0] == 3 and np.isnan(validated["propensity"][1])
         assert repo.counts()["events"] == 3
         repo.close()
 
@@ -344,3 +349,22 @@ class TestPostgresStore(StoreContract):
 
         with psycopg.connect(database_for(self.server, tmp_path), autocommit=True) as conn:
             conn.execute("INSERT INTO schema_version VALUES (%s, 0)", (version,))
+
+
+def test_a_store_from_before_the_feedback_columns_is_migrated(tmp_path):
+    """An events table written before issue #17 gains position, policy and propensity; old rows read
+    back with them empty."""
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path)
+    db.executescript(
+        "CREATE TABLE events (event_id TEXT PRIMARY KEY, ts TEXT NOT NULL, job_id TEXT NOT NULL, "
+        "worker_id TEXT NOT NULL, event TEXT NOT NULL, rating REAL, received REAL NOT NULL);"
+        "INSERT INTO events VALUES ('e0', '2026-10-01T08:00:00', 'j', 'w', 'shown', NULL, 0);"
+    )
+    db.commit()
+    db.close()
+    repo = SQLiteRepository(path)
+    repo.add_events([("e1", "2026-10-01T09:00:00", "j", "w2", "shown", None, 2, "v9", 0.5)])
+    frame = validate_table(repo.read_events(), "events")
+    assert np.isnan(frame["position"][0]) and frame["position"][1] == 2 and frame["policy"][1] == "v9"
+    repo.close()

@@ -95,6 +95,46 @@ def test_oracle_without_pair_noise_is_the_average_over_that_noise(small_market_d
     assert 0.8 < np.corrcoef(full, no_noise)[0, 1] < 1.0
 
 
+def test_position_bias_logs_exact_propensities_and_only_examined_offers_are_taken():
+    """With position bias the market and the outcomes given examination are those of the unbiased
+    simulation (own seed stream); positions are 1..n per list; propensities are the documented exact
+    marginals (each position's propensities sum to 1 over the list's workers in expectation, and the
+    heuristic-ordered lists carry 1 - e + e / n); examination falls with position; unexamined offers
+    have only their `shown` event."""
+    from gigmatch.sim.positions import examination_probability
+
+    cfg = dict(region="临邑县", workers=800, jobs=200, days=5, seed=5)
+    plain, o_plain = simulate_market(SimulationConfig(**cfg))
+    biased, o = simulate_market(SimulationConfig(**cfg, position_bias=True, exploration=0.4))
+    pd.testing.assert_frame_equal(plain.workers, biased.workers)
+    assert plain.events["position"].isna().all() and (plain.events["policy"] == "").all()
+    assert np.allclose(o_plain["expected_gain"], o["expected_gain"])
+    shown = biased.events[biased.events["event"] == "shown"]
+    assert (shown["policy"] == "sim-logging-v1").all() and shown["position"].notna().all()
+    per_list = o.groupby("job_id")["position"].agg(["min", "max", "size", "nunique"])
+    assert (per_list["min"] == 1).all() and (per_list["max"] == per_list["size"]).all()
+    assert (per_list["nunique"] == per_list["size"]).all()
+    n = o.groupby("job_id")["position"].transform("size")
+    assert np.allclose(np.sort(np.unique(np.round(o["propensity"] - 0.4 / n, 9))), [0.0, 0.6])
+    assert np.allclose(o["examination"], examination_probability(o["position"], 0.5))
+    # applying needs examination; given examination the outcome is the one drawn without bias
+    applied = biased.events[biased.events["event"] == "applied"][["job_id", "worker_id"]]
+    key = o.set_index(["job_id", "worker_id"])
+    assert key.loc[list(map(tuple, applied.to_numpy())), "examined"].all()
+    plain_applied = set(
+        map(tuple, plain.events.loc[plain.events["event"] == "applied", ["job_id", "worker_id"]].to_numpy())
+    )
+    examined_pairs = set(map(tuple, o.loc[o["examined"], ["job_id", "worker_id"]].to_numpy()))
+    assert set(map(tuple, applied.to_numpy())) == plain_applied & examined_pairs
+    from models.labels import graded_labels
+
+    plain_labels = graded_labels(plain.events).merge(o, on=["job_id", "worker_id"])
+    assert (plain_labels["label"] == plain_labels["label_if_examined"]).all()
+    # examination falls with position: the top third of lists is examined far more than the bottom
+    top, bottom = o[o["position"] <= 5]["examined"].mean(), o[o["position"] > 20]["examined"].mean()
+    assert top > 0.6 and bottom < 0.3
+
+
 def test_hours_come_from_their_own_stream_and_take_no_other_draw():
     """Working hours are drawn beside the market: every pair, outcome and posting stays as it was."""
     from gigmatch.core.hours import parse_hours
