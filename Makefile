@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 DEMO_REGION ?= 将乐县
 
-.PHONY: run test lint postgres-server demo-data demo-model demo-assign bench fuzz-nightly clean
+.PHONY: run test lint postgres-server demo-data demo-model demo-assign bench fuzz-nightly clean notebook notebook-lab
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,27 @@ postgres-server:
 		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
 		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >/dev/null; \
 	else echo "no PostgreSQL server programs and no apt-get: the PostgreSQL tests will skip (fail under CI=true)"; fi
+# The retraining notebook: `make notebook` installs its runner (the notebook extra) and executes it into
+# demo/retrain.ipynb, figures included (NB_WORKERS/NB_JOBS/NB_DAYS size its market); `make notebook-lab`
+# also installs JupyterLab and opens the notebook in it.
+NB_WORKERS ?= 20000
+NB_JOBS ?= 8000
+NB_DAYS ?= 60
+
+$(VENV)/.installed-notebook: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[notebook]"
+	touch $@ $(VENV)/.installed
+
+notebook: $(VENV)/.installed-notebook
+	mkdir -p $(DEMO)
+	cp notebooks/retrain.ipynb $(DEMO)/retrain.ipynb
+	cd $(DEMO) && GIGMATCH_NB_WORKERS=$(NB_WORKERS) GIGMATCH_NB_JOBS=$(NB_JOBS) GIGMATCH_NB_DAYS=$(NB_DAYS) \
+		$(abspath $(BIN))/jupyter execute --inplace --timeout=3600 retrain.ipynb
+	@echo "executed with its figures: $(DEMO)/retrain.ipynb (open it in JupyterLab: make notebook-lab)"
+
+notebook-lab: $(VENV)/.installed-notebook
+	$(BIN)/pip install --quiet "jupyterlab>=4"
+	$(BIN)/jupyter lab notebooks/retrain.ipynb
 
 # The layer rule (import-linter, contracts in pyproject.toml), then the whole suite.
 test: $(VENV)/.installed-dev postgres-server

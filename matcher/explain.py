@@ -39,7 +39,10 @@ from features.encode import JobTable, WorkerTable
 from features.history import WorkerHistory
 from features.pairs import PairBatch, build_pairs
 from gigmatch.core.taxonomy import Taxonomy
+from gigmatch.core.wording import plural, verb, with_article  # the English helpers of these templates
 from matcher.retrieval import GeoIndex
+
+__all__ = ["plural", "verb", "with_article"]  # and the message builders below
 
 SUGGESTION_JOBS_PER_WORKER = 30  # nearest jobs examined per unmatched worker for "what would change"
 
@@ -183,20 +186,29 @@ def explain_exclusions(
             missing = batch.missing_cert[rows][reason == code]
             certs, n_cert = np.unique(J.req_code[missing[missing >= 0]], return_counts=True)
             top = certs[np.argmax(n_cert)] if len(certs) else "a certificate"
-            verb = "lack" if r == Reason.CERTIFICATE_MISSING else "hold an expired"
-            parts.append(f"{count} {verb} certificate {top} ({certificate_source(J, j, top, taxonomy)})")
+            how = (
+                verb(count, "lacks", "lack")
+                if r == Reason.CERTIFICATE_MISSING
+                else verb(count, "holds an expired", "hold an expired")
+            )
+            parts.append(f"{count} {how} certificate {top} ({certificate_source(J, j, top, taxonomy)})")
         elif r == Reason.NO_MATCHING_SKILL:
             parts.append(
-                f"{count} do not list {J.trade_code[j]} or a related trade "
+                f"{count} {verb(count, 'does', 'do')} not list {J.trade_code[j]} or a related trade "
                 f"({taxonomy.describe_trade_rule(J.trade_code[j])})"
             )
         elif r == Reason.BEYOND_TRAVEL_LIMIT:
-            parts.append(f"{count} live farther than they will travel")
+            parts.append(f"{count} {verb(count, 'lives', 'live')} farther than they will travel")
         elif r == Reason.BEYOND_RADIUS:
-            parts.append(f"{count} live beyond {max_km:g} km")
+            parts.append(f"{count} {verb(count, 'lives', 'live')} beyond {max_km:g} km")
         elif r == Reason.EMPLOYER_BLACKLISTED:
             return "the employer is on the wage-arrears blacklist (欠薪黑名单): never matched"
-    return f"none of the {total} workers nearby is eligible: " + "; ".join(parts)
+    head = (
+        "the only worker nearby is not eligible"
+        if total == 1
+        else f"none of the {total} workers nearby is eligible"
+    )
+    return f"{head}: " + "; ".join(parts)
 
 
 def certificate_source(J: JobTable, j: int, cert: str, taxonomy: Taxonomy) -> str:
@@ -353,7 +365,8 @@ def what_would_change(J: JobTable, q: np.ndarray, pj: np.ndarray, b: PairBatch, 
     Returns
     -------
     object array of shape (m,)
-        ``"a C certificate would qualify you for N job(s), nearest D km"``,
+        ``"a C certificate would qualify you for N jobs, nearest D km"`` (``an``, ``1 job`` as the
+        words need),
         ``"a travel radius of R km would reach job J"`` (R rounded up to whole km) or ``""``.
     """
     out = np.full(m, "", dtype=object)
@@ -368,7 +381,7 @@ def what_would_change(J: JobTable, q: np.ndarray, pj: np.ndarray, b: PairBatch, 
         agg = df.groupby(["q", "cert"]).agg(jobs=("d", "size"), nearest=("d", "min")).reset_index()
         agg = agg.sort_values(["q", "jobs", "nearest"], ascending=[True, False, True]).drop_duplicates("q")
         out[agg["q"].to_numpy()] = [
-            f"a {c} certificate would qualify you for {n} job(s), nearest {d:.1f} km"
+            f"{with_article(f'{c} certificate')} would qualify you for {plural(n, 'job')}, nearest {d:.1f} km"
             for c, n, d in zip(agg["cert"], agg["jobs"], agg["nearest"], strict=True)
         ]
     dist_only = open_jobs & (b.flags != 0) & ((b.flags & ~dist_flags) == 0)

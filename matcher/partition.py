@@ -1,8 +1,10 @@
 """The batch run split by geography: each partition's retrieval, features, scoring and solve is one task.
 
 :func:`run_partitioned` gives the same assignment and the same reasons as :func:`matcher.batch.run_batch`
-over the whole market (tested), with no process ever holding the whole set of candidate pairs. It
-runs its tasks on a Dask cluster (``client=``) or, without one, one after another in this process.
+over the whole market (tested). It runs its tasks on a Dask cluster (``client=``), where the driver
+never holds the candidate pairs and each worker process holds only its partitions' pairs (without
+their feature matrices) until they are explained; or, without a cluster, one after another in this
+process, which then holds every partition's pairs (without features) until the end.
 
 How the market is split
     A grid of ``partition_km`` squares (in degrees of latitude and longitude at the market's median
@@ -94,7 +96,7 @@ from matcher.solver import (
     solve_assignment,
 )
 
-DEFAULT_PARTITION_KM = 50.0  # grid cell side, km: a county is one to a few cells
+DEFAULT_PARTITION_KM = 100.0  # grid cell side, km: a few counties per cell (README: 50 km measured slower)
 RECONCILE_MAX_ROUNDS = 8  # pricing rounds across partitions before the reconciled edges are solved whole
 KM_PER_DEGREE = EARTH_RADIUS_KM * math.pi / 180.0
 
@@ -273,6 +275,7 @@ class _PartitionData:
     retriever: CandidateRetriever
     anyone_near: np.ndarray
     pairs: dict | None = None  # the latest round's pairs (no feature matrix), for the explanation
+    edges: dict | None = None  # the latest round's usable edges (global job, worker, weight), for pricing
 
 
 def _rss_mb() -> float:
@@ -403,6 +406,7 @@ def _edges_task(run_dir: str, part: int, cfg: dict, per_slot: np.ndarray, round_
     pq.write_table(
         pa.table({"job": gj, "worker": gw, "weight": weight[e], "core": core, "local": local}), path
     )
+    d.edges = {"job": gj, "worker": gw, "weight": weight[e], "round": round_no}
     # the explanation needs this round's pairs, not their features
     d.pairs = {
         "pj": pj,
@@ -463,14 +467,15 @@ def _read_edges(run_dir: str, part: int, round_no: int, core_only: bool) -> dict
     return {c: table.column(c).to_numpy() for c in ("job", "worker", "weight")}
 
 
-def _check_task(run_dir: str, part: int, round_no: int, cfg: dict, scale: float, prices_path: str) -> dict:
+def _check_task(run_dir: str, part: int, round_no: int, cfg: dict, scale: float, prices) -> dict:
     """Price every edge of one partition; return those with a negative reduced cost (small arrays)."""
-    from matcher.solver import Prices
 
     t0 = time.perf_counter()
-    edges = _read_edges(run_dir, part, round_no, core_only=False)
-    p = np.load(prices_path)
-    prices = Prices(p["job_major"], p["job_minor"], p["worker_major"], p["worker_minor"])
+    cached = _STATE.get((run_dir, part))
+    if cached is not None and cached.edges is not None and cached.edges["round"] == round_no:
+        edges = cached.edges  # this process made them: no need to read the file again
+    else:
+        edges = _read_edges(run_dir, part, round_no, core_only=False)
     cost = -np.round(edges["weight"] * scale).astype(np.int64)
     major, minor = certificate_costs(cost, get_objective(cfg["objective"]))
     bad = prices.violated(edges["job"], edges["worker"], major, minor)
@@ -481,6 +486,21 @@ def _check_task(run_dir: str, part: int, round_no: int, cfg: dict, scale: float,
         "weight": edges["weight"][bad],
         "seconds": time.perf_counter() - t0,
         "rss_mb": _rss_mb(),
+    }
+
+
+def _check_many(run_dir: str, parts: list, rounds: list, cfg: dict, scale: float, prices_path: str) -> dict:
+    """:func:`_check_task` over several partitions in one task; the violators concatenated."""
+    from matcher.solver import Prices
+
+    z = np.load(prices_path)  # once per task: at province scale these are millions of entries
+    prices = Prices(z["job_major"], z["job_minor"], z["worker_major"], z["worker_minor"])
+    out = [_check_task(run_dir, p, r, cfg, scale, prices) for p, r in zip(parts, rounds, strict=True)]
+    return {
+        "partitions": len(parts),
+        "job": np.concatenate([o["job"] for o in out]),
+        "worker": np.concatenate([o["worker"] for o in out]),
+        "weight": np.concatenate([o["weight"] for o in out]),
     }
 
 
@@ -624,7 +644,7 @@ def run_partitioned(
     model : str or Path, optional
         Model directory or registry for :func:`models.scorer.load_scorer` (each task loads it);
         default: the heuristic scorer.
-    partition_km : float, default=``DEFAULT_PARTITION_KM`` (50)
+    partition_km : float, default=``DEFAULT_PARTITION_KM`` (100)
         Side of a grid cell, km.
     max_km, objective, worker_capacity, min_score, candidates_per_slot, asof_s
         As for :func:`matcher.batch.run_batch`.
@@ -848,16 +868,20 @@ def _solve_across(run_dir, metas, edge_round, cfg, n_jobs, n_workers, headcount,
         "conflicting_workers": int((local_use > cfg["worker_capacity"]).sum()),
         "groups": [],
     }
-    for g in np.unique(group):
-        members = [parts[i] for i in np.flatnonzero(group == g)]
-        if len(members) == 1:  # independent: its own optimum is the optimum
-            p = members[0]
+    sizes = np.bincount(group, minlength=int(group.max()) + 1 if len(group) else 0)
+    reconciled = []
+    for i, p in enumerate(parts):
+        if sizes[group[i]] == 1:  # independent: its own optimum is the optimum
             jobs_out.append(metas[p]["local_job"])
             workers_out.append(metas[p]["local_worker"])
-            continue
+        else:
+            reconciled.append(p)
+    if reconciled:
+        # every group of partitions that share workers, priced together: the groups' flow networks are
+        # disjoint, so one solve and one round of pricing tasks serves them all (in parallel on Dask)
         cj, cw, ginfo = _reconcile(
             run_dir,
-            members,
+            reconciled,
             metas,
             edge_round,
             cfg,
@@ -869,19 +893,21 @@ def _solve_across(run_dir, metas, edge_round, cfg, n_jobs, n_workers, headcount,
             step,
             round_no,
         )
+        ginfo["groups_of_partitions"] = int((sizes > 1).sum())
         jobs_out.append(cj)
         workers_out.append(cw)
         info["groups"].append(ginfo)
     cj = np.concatenate(jobs_out) if jobs_out else np.zeros(0, np.int64)
     cw = np.concatenate(workers_out) if workers_out else np.zeros(0, np.int64)
-    info["independent_partitions"] = int(sum(1 for g in np.unique(group) if (group == g).sum() == 1))
+    info["independent_partitions"] = int((sizes == 1).sum())
     return cj.astype(np.int64), cw.astype(np.int64), info
 
 
 def _reconcile(
     run_dir, members, metas, edge_round, cfg, goal, n_jobs, n_workers, headcount, executor, step, round_no
 ):
-    """Solve a group of partitions that share workers, priced and certified partition by partition."""
+    """Solve the partitions that share workers (any number of groups), priced and certified partition
+    by partition; returns (chosen jobs, chosen workers, figures)."""
     tops = [metas[p]["top"] for p in members]
     places = [metas[p]["places"] for p in members]
     scale = integer_scale(max(tops), None if any(x is None for x in places) else max(places))
@@ -907,9 +933,18 @@ def _reconcile(
             worker_major=prices.worker_major,
             worker_minor=prices.worker_minor,
         )
-        calls = [(run_dir, p, edge_round[p], cfg, scale, prices_path) for p in members]
+        # one pricing task per worker process, over the partitions whose edges it already holds:
+        # pricing is fast, and a task per partition per round cost more in scheduling than in work
+        by_place: dict = {}
+        for p in members:
+            by_place.setdefault(metas[p]["address"], []).append(p)
+        places_ = list(by_place)
+        calls = [
+            (run_dir, by_place[a], [edge_round[p] for p in by_place[a]], cfg, scale, prices_path)
+            for a in places_
+        ]
         bad_j, bad_w, bad_wt = [], [], []
-        for n_done, (_, res) in enumerate(executor.run(_check_task, calls), start=1):
+        for n_done, (_, res) in enumerate(executor.run(_check_many, calls, places_), start=1):
             bad_j.append(res["job"])
             bad_w.append(res["worker"])
             bad_wt.append(res["weight"])
@@ -917,7 +952,7 @@ def _reconcile(
                 f"reconcile r{round_no}.{k}",
                 n_done,
                 len(calls),
-                f"partition {res['part']}: {len(res['job'])} edges improve",
+                f"{res['partitions']} partitions: {len(res['job'])} edges improve",
             )
         n_bad = int(sum(len(b) for b in bad_j))
         if n_bad == 0:

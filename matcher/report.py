@@ -96,11 +96,21 @@ def _plots(result: AssignmentResult, seed: int = 0) -> list[tuple[str, str]]:
     out.append(("Distance", _png(fig)))
     fig, axes = plt.subplots(1, 2, figsize=(13, 3.5))
     fig.subplots_adjust(wspace=0.8)
-    for ax, (title, counts) in zip(
+    unfilled, unmatched = result.unfilled_jobs, result.unmatched_workers
+    # jobs, like unfilled_jobs.csv and the summary's unfilled_reasons beside it; the open slots in the title
+    for ax, (title, unit, counts) in zip(
         axes,
         (
-            ("Unfilled slots by reason", result.unfilled_jobs.groupby("reason")["open_slots"].sum()),
-            ("Unmatched workers by reason", result.unmatched_workers["reason"].value_counts()),
+            (
+                f"Unfilled jobs by reason ({len(unfilled)} jobs, {int(unfilled['open_slots'].sum())} open slots)",
+                "jobs with open slots",
+                unfilled["reason"].value_counts(),
+            ),
+            (
+                f"Unmatched workers by reason ({len(unmatched)})",
+                "workers",
+                unmatched["reason"].value_counts(),
+            ),
         ),
         strict=True,
     ):
@@ -108,6 +118,7 @@ def _plots(result: AssignmentResult, seed: int = 0) -> list[tuple[str, str]]:
         # English labels in the PNG (its fonts may lack CJK glyphs); the page's tables carry the Chinese
         ax.barh([en(c) for c in counts.index], counts.to_numpy(), color="#ff7f0e")
         ax.set_title(title)
+        ax.set_xlabel(unit)
     out.append(("Reasons", _png(fig)))
     return out
 

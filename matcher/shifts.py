@@ -30,7 +30,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -54,6 +54,8 @@ from matcher.solver import solve_assignment
 SECONDS_PER_DAY = 86_400.0
 DEFAULT_GAP_MINUTES = 30.0
 DEFAULT_TIME_LIMIT_S = 60.0
+IN_PROCESS_MAX_COLUMNS = 20_000  # larger MIPs run in a child process with a hard stop (see _solve_mip)
+KILL_GRACE_S = 10.0  # seconds after the time limit before that child is stopped
 MIP_REL_GAP = 1e-9  # HiGHS stops before this only at the time limit; the reported gap says how far
 
 
@@ -79,6 +81,10 @@ class ShiftSolution:
         Constraint rows by kind (``jobs``, ``overlap_groups``, ``daily_caps``, ``worker_caps``).
     seconds : float
         Wall time of the solve.
+    model : dict
+        With ``keep_model``, the MIP as solved: ``value`` (E',), ``A`` (scipy CSC, rows x E'),
+        ``upper`` (rows,), ``x0`` (the start) and ``edges`` (the E' edges' positions in the input);
+        maximise ``value @ x`` subject to ``A @ x <= upper``, x binary. For comparing solvers.
     """
 
     chosen: np.ndarray
@@ -89,6 +95,7 @@ class ShiftSolution:
     status: str
     rows: dict
     seconds: float
+    model: dict = field(default_factory=dict)
 
 
 def edge_values(weight: np.ndarray, objective: str, max_slots: int) -> np.ndarray:
@@ -176,6 +183,7 @@ def solve_shifts(
     objective: str = DEFAULT_OBJECTIVE,
     time_limit_s: float = DEFAULT_TIME_LIMIT_S,
     warm_start: np.ndarray | None = None,
+    keep_model: bool = False,
 ) -> ShiftSolution:
     """The best set of edges under headcounts, no-overlap (with gap), daily caps and worker capacity.
 
@@ -206,6 +214,8 @@ def solve_shifts(
     warm_start : bool array of shape (E,), optional
         A feasible choice of edges (e.g. the previous candidate round's); the MIP starts from the better
         of it and the one-job-per-worker flow solution.
+    keep_model : bool
+        Keep the MIP in :attr:`ShiftSolution.model` (benchmarks compare solvers on it).
 
     Returns
     -------
@@ -218,6 +228,13 @@ def solve_shifts(
     headcount = np.asarray(headcount, dtype=np.int64)
     E = len(pj)
     keep = weight > 0 if obj.positive_only else np.ones(E, dtype=bool)
+    if day_hours is not None and max_hours_per_day is not None and E:
+        # an edge whose job alone exceeds what is left of the worker's cap on some day is never chosen
+        # (and must not be in the start solution)
+        n_days = day_hours.shape[1]
+        caps_e = np.asarray(max_hours_per_day, dtype=np.float64)[pw]
+        caps_e = caps_e[:, None] if caps_e.ndim == 1 else caps_e[:, :n_days]
+        keep &= ~(day_hours[pj] > np.nan_to_num(caps_e, nan=np.inf) + 1e-9).any(axis=1)
     e = np.flatnonzero(keep)
     ej, ew = pj[e], pw[e]
     groups_ptr, groups_edges = overlap_groups(ej, ew, *shifts, gap_s, n_workers)
@@ -275,36 +292,29 @@ def solve_shifts(
         given = np.asarray(warm_start, dtype=bool)[e].astype(np.float64)
         if float(value[e] @ given) > float(value[e] @ x0):
             x0 = given
-    x, status, objective_value, bound = _solve_mip(
-        value[e],
-        ej,
-        ew,
-        headcount,
-        groups_ptr,
-        groups_edges,
-        cap_rows,
-        worker_capacity,
-        cap_binds,
-        n_workers,
-        x0,
-        time_limit_s,
+    A, upper = _mip_rows(
+        len(e), ej, ew, headcount, groups_ptr, groups_edges, cap_rows, worker_capacity, cap_binds, n_workers
     )
+    x, status, objective_value, bound = _solve_mip(value[e], A, upper, x0, time_limit_s)
+    if float(value[e] @ x0) > float(value[e] @ (x > 0.5)):  # HiGHS stopped on a worse incumbent
+        x = x0
     chosen[e[x > 0.5]] = True
     objective_value = float(value[chosen].sum())
+    if not np.isfinite(bound):  # stopped before HiGHS proved a bound: each job's best edges bound it
+        order = np.lexsort((-value[e], ej))
+        rank = np.arange(len(e)) - np.searchsorted(ej[order], ej[order])
+        bound = float(value[e][order][rank < headcount[ej[order]]].sum())
     bound = max(bound, objective_value)
     gap = 0.0 if status == "optimal" else (bound - objective_value) / max(1.0, abs(objective_value))
     if gap <= MIP_REL_GAP:
         gap = 0.0
-    return ShiftSolution(chosen, "mip", objective_value, bound, gap, status, rows, time.perf_counter() - t0)
+    model = {"value": value[e], "A": A, "upper": upper, "x0": x0, "edges": e} if keep_model else {}
+    seconds = time.perf_counter() - t0
+    return ShiftSolution(chosen, "mip", objective_value, bound, gap, status, rows, seconds, model)
 
 
-def _solve_mip(
-    value, ej, ew, headcount, gp, gm, cap_rows, worker_capacity, cap_binds, n_workers, x0, time_limit_s
-):
-    """HiGHS on the 0-1 program of :func:`solve_shifts`; returns (x, status, objective, bound)."""
-    import highspy  # imported here: only a MIP needs it, and its import prints nothing until used
-
-    n = len(value)
+def _mip_rows(n, ej, ew, headcount, gp, gm, cap_rows, worker_capacity, cap_binds, n_workers):
+    """The constraint matrix (CSC, rows x n) and row upper bounds of the 0-1 program."""
     blocks = []  # (row index array, column index array, coefficient array, upper bound array)
     n_jobs = len(headcount)
     blocks.append((ej, np.arange(n), np.ones(n), headcount.astype(np.float64)))
@@ -329,7 +339,39 @@ def _solve_mip(
     upper = np.concatenate([b[3] for b in blocks])
     A = sp.csc_matrix((vals, (rows, cols)), shape=(row0, n))
     A.sort_indices()
+    return A, upper
 
+
+def _solve_mip(value, A, upper, x0, time_limit_s):
+    """HiGHS on ``max value @ x, A @ x <= upper, x binary`` from ``x0``; returns (x, status, objective, bound).
+
+    A large model runs in a child process that is stopped ``KILL_GRACE_S`` after the time limit: on
+    the 20,000-worker benchmark HiGHS 1.16 spent 460 s after presolve without an LP iteration, ignoring
+    both its ``time_limit`` (30-60 s) and ``cancelSolve`` (measured; README). The start ``x0`` is then
+    the answer, with the bound :func:`solve_shifts` derives itself.
+    """
+    if len(value) <= IN_PROCESS_MAX_COLUMNS:
+        return _highs(value, A, upper, x0, time_limit_s)
+    import multiprocessing
+
+    # fork: the child needs only HiGHS and the arrays, and spawn would re-import the caller's __main__
+    ctx = multiprocessing.get_context(
+        "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    )
+    with ctx.Pool(1) as pool:
+        job = pool.apply_async(_highs, (value, A, upper, x0, time_limit_s))
+        try:
+            return job.get(timeout=time_limit_s + KILL_GRACE_S)
+        except multiprocessing.TimeoutError:
+            pool.terminate()
+            return x0, "stopped at the time limit (HiGHS did not return)", float(value @ x0), float("inf")
+
+
+def _highs(value, A, upper, x0, time_limit_s):
+    """One HiGHS run (see :func:`_solve_mip`)."""
+    import highspy  # imported here: only a MIP needs it
+
+    n, row0 = len(value), A.shape[0]
     h = _quiet_highs(highspy)
     h.setOptionValue("time_limit", float(time_limit_s))
     h.setOptionValue("mip_rel_gap", MIP_REL_GAP)
@@ -545,7 +587,6 @@ def run_shifts(
     pj, pw = retriever.candidates(J, max_km, per_slot=candidates_per_slot)
     anyone_near = retriever.count_within(J.lat, J.lon, max_km)
     solve_s, rounds = 0.0, 0
-    previous: set[int] = set()  # pair keys chosen in the previous round: a feasible start for the next
     while True:
         rounds += 1
         step("features")
@@ -557,33 +598,24 @@ def run_shifts(
         if eligible.any():
             weight[eligible] = scorer.match_weight(batch.X[eligible])
         usable = eligible & (weight >= (min_score if min_score is not None else -np.inf))
-        step("solve")
         e = np.flatnonzero(usable)
-        keys = pj[e] * len(W) + pw[e]
-        warm = np.fromiter((int(k) in previous for k in keys), bool, len(keys)) if previous else None
-        sol = solve_shifts(
-            pj[e],
-            pw[e],
-            weight[e],
-            J.headcount,
-            len(W),
-            shifts,
-            gap_s=gap_minutes * 60.0,
-            day_hours=day_hours,
-            max_hours_per_day=caps,
-            worker_capacity=worker_capacity,
-            objective=objective,
-            time_limit_s=max(1.0, time_limit_s - solve_s),  # one budget for every round
-            warm_start=warm,
-        )
-        solve_s += sol.seconds
-        previous = set(keys[sol.chosen].tolist())
-        chosen = np.zeros(len(pj), dtype=bool)
-        chosen[e[sol.chosen]] = True
-        open_slots = J.headcount - np.bincount(pj[chosen], minlength=len(J))
+        if rounds >= MAX_ROUNDS:
+            break
+        # Which jobs need more candidates is decided on the feasible flow with one job per worker (exact,
+        # fast, and the MIP's start): a job open in it, whose list preselection cut short, gets EXPAND
+        # times more. The MIP runs once, on the final candidate set, with the whole time budget.
+        step("solve")
+        t_relax = time.perf_counter()
+        relaxed = np.zeros(len(pj), dtype=bool)
+        if len(e):
+            one = np.full(len(W), 1 if worker_capacity is None else min(1, worker_capacity))
+            pick = solve_assignment(pj[e], pw[e], weight[e], J.headcount, one, objective=objective)
+            relaxed[e[pick]] = True
+        solve_s += time.perf_counter() - t_relax
+        open_slots = J.headcount - np.bincount(pj[relaxed], minlength=len(J))
         cut = np.bincount(pj, minlength=len(J)) >= candidates_per_slot * J.headcount
         grow = (open_slots > 0) & cut
-        if rounds >= MAX_ROUNDS or not grow.any():
+        if not grow.any():
             break
         candidates_per_slot *= EXPAND
         more_j, more_w = retriever.candidates(J, max_km, per_slot=candidates_per_slot, only=grow)
@@ -591,6 +623,24 @@ def run_shifts(
         if len(key) == len(pj):
             break
         pj, pw = key // len(W), key % len(W)
+    step("solve")
+    sol = solve_shifts(
+        pj[e],
+        pw[e],
+        weight[e],
+        J.headcount,
+        len(W),
+        shifts,
+        gap_s=gap_minutes * 60.0,
+        day_hours=day_hours,
+        max_hours_per_day=caps,
+        worker_capacity=worker_capacity,
+        objective=objective,
+        time_limit_s=time_limit_s,
+    )
+    solve_s += sol.seconds
+    chosen = np.zeros(len(pj), dtype=bool)
+    chosen[e[sol.chosen]] = True
 
     step("explain")
     a_j, a_w = pj[chosen], pw[chosen]

@@ -221,7 +221,7 @@ def plan_slates(
         plan.solves += 1
         need = min(need, most)
         if int(x0[stage.lw].sum()) < need:
-            x, lam, bound_units, method, solves = stage.constrained(need)
+            x, lam, bound_units, method, solves = stage.constrained(need, x0)
             plan.method, plan.solves = method, plan.solves + solves
     plan.long_waiting_required = lw_held + max(need, 0)
     chosen[e2[x]] = True
@@ -259,38 +259,63 @@ class _Stage:
         x = self.solve(lam)
         return x, int(self.units[x].sum()) + lam * (int(self.lw[x].sum()) - need)
 
-    def constrained(self, need: int) -> tuple[np.ndarray, int, int, str, int]:
-        """Best plan with at least ``need`` long-waiting places: (x, lam, bound, method, solves)."""
+    def constrained(self, need: int, x0: np.ndarray) -> tuple[np.ndarray, int, int, str, int]:
+        """Best plan with at least ``need`` long-waiting places: (x, lam, bound, method, solves).
+
+        ``x0`` is the plan at ``lam = 0`` (which misses the minimum). A plan at any ``lam`` holding
+        exactly ``need`` long-waiting places is optimal (complementary slackness: its value equals
+        ``L(lam)``), so the search stops at the first one; otherwise it narrows to the smallest integer
+        ``lam`` that meets the minimum and compares the plan with ``min L`` over every ``lam`` tried.
+        """
         solves = 0
-        lo, hi = 0, 1
-        _, bound_lo = self.lagrangian(0, need)
-        solves += 1
+        bound_lo = int(self.units[x0].sum())  # L(0)
+        lo, hi = 0, 1024  # micro-units: 0.001 of a probability
+        bounds = [bound_lo]
         while True:  # grow hi until its plan meets the minimum
             x_hi, bound_hi = self.lagrangian(hi, need)
             solves += 1
-            if int(x_hi[self.lw].sum()) >= need or hi >= MAX_LAMBDA_UNITS:
+            bounds.append(bound_hi)
+            count = int(x_hi[self.lw].sum())
+            if count == need:
+                return x_hi, hi, int(self.units[x_hi].sum()), "lagrangian", solves
+            if count > need or hi >= MAX_LAMBDA_UNITS:
                 break
-            lo, bound_lo = hi, bound_hi
+            lo = hi
             hi = min(hi * 4, MAX_LAMBDA_UNITS)
         while hi - lo > 1 and int(x_hi[self.lw].sum()) >= need:  # smallest integer lam that meets it
             mid = (lo + hi) // 2
             x_mid, bound_mid = self.lagrangian(mid, need)
             solves += 1
-            if int(x_mid[self.lw].sum()) >= need:
-                hi, x_hi, bound_hi = mid, x_mid, bound_mid
+            bounds.append(bound_mid)
+            count = int(x_mid[self.lw].sum())
+            if count == need:
+                return x_mid, mid, int(self.units[x_mid].sum()), "lagrangian", solves
+            if count > need:
+                hi, x_hi = mid, x_mid
             else:
-                lo, bound_lo = mid, bound_mid
-        feasible = int(x_hi[self.lw].sum()) >= need
-        bound = min(bound_lo, bound_hi)
-        if feasible:
-            value = int(self.units[x_hi].sum())
-            if bound - value <= 0:
-                return x_hi, hi, value, "lagrangian", solves
-        x, bound = self.mip(need)
-        return x, hi, bound, "mip", solves
+                lo = mid
+        bound = min(bounds)  # every lam >= 0 gives an upper bound
+        if int(x_hi[self.lw].sum()) >= need:
+            best = x_hi
+        else:  # the multiplier ran out of range: the plan with the most long-waiting places is feasible
+            best = self.solve(0, weight=self.lw.astype(np.int64) * (P_UNITS + 1) + self.units)
+            solves += 1
+        value = int(self.units[best].sum())
+        if bound - value <= 0:
+            return best, hi, value, "lagrangian", solves
+        x, mip_bound = self.mip(need)  # a duality gap: HiGHS, within its time limit
+        if mip_bound is not None:
+            bound = min(bound, mip_bound)
+        if x is not None and int(self.units[x].sum()) >= value:
+            return x, hi, bound, "mip", solves
+        return best, hi, bound, "lagrangian", solves  # the MIP timed out: feasible, gap reported
 
-    def mip(self, need: int) -> tuple[np.ndarray, int]:
-        """HiGHS MIP of the constrained stage: (x, proven bound in micro-units)."""
+    def mip(self, need: int) -> tuple[np.ndarray | None, int | None]:
+        """HiGHS MIP of the constrained stage: (x or None, proven bound in micro-units or None).
+
+        Within :data:`MIP_TIME_LIMIT_S`; a run that stops there gives its best plan (None when it
+        found none) and its dual bound.
+        """
         from scipy.optimize import Bounds, LinearConstraint, milp
 
         E = len(self.job)
@@ -312,11 +337,14 @@ class _Stage:
             bounds=Bounds(0, 1),
             options={"time_limit": MIP_TIME_LIMIT_S, "mip_rel_gap": 0.0},
         )
+        dual = getattr(res, "mip_dual_bound", None)
+        bound = None if dual is None or not np.isfinite(dual) else int(math.floor(-float(dual) + 1e-6))
         if res.x is None:
-            raise RuntimeError(f"HiGHS found no slate plan ({res.message})")
+            return None, bound
         x = res.x > 0.5
-        bound = -float(getattr(res, "mip_dual_bound", -float(self.units[x].sum())))
-        return x, int(math.floor(bound + 1e-6))
+        if res.status == 0 and bound is None:  # proven optimal without a reported bound
+            bound = int(self.units[x].sum())
+        return x, bound
 
 
 def gini(values: np.ndarray) -> float:

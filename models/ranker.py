@@ -9,10 +9,16 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-import lightgbm as lgb
 import numpy as np
 
 from features.registry import FEATURE_NAMES
+from gigmatch.core.threads import passive_openmp, thread_budget
+
+passive_openmp()  # before LightGBM loads its OpenMP runtime: idle threads sleep instead of spinning
+import lightgbm as lgb  # noqa: E402
+
+# LightGBM's names for its thread count; a user's own value wins over thread_budget()
+THREAD_PARAMS = ("num_threads", "num_thread", "nthread", "nthreads", "n_jobs")
 
 _EVAL_X = "eval_X" in inspect.signature(lgb.LGBMRanker.fit).parameters
 DEFAULT_PARAMS: dict[str, Any] = {
@@ -57,7 +63,8 @@ class GigRanker:
             )
         if int(np.sum(group)) != len(y):
             raise ValueError(f"group sizes sum to {int(np.sum(group))}, expected n_rows = {len(y)}")
-        self.model_ = lgb.LGBMRanker(random_state=self.random_state, **self.params)
+        threads = {} if any(k in self.params for k in THREAD_PARAMS) else {"num_threads": thread_budget()}
+        self.model_ = lgb.LGBMRanker(random_state=self.random_state, **threads, **self.params)
         kwargs: dict[str, Any] = {}
         if eval_set is not None:
             # LightGBM >= 4.6 takes validation data as eval_X/eval_y and warns on eval_set, which

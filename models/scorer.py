@@ -45,26 +45,25 @@ class Scorer(Protocol):
 def load_scorer(path: str | Path | None) -> Scorer:
     """A registry's current model, a version folder, or (cold start) the heuristic scorer.
 
-    Cold start is no path at all, a path that does not exist yet, or an existing registry with no
-    model yet (an empty folder, or a registry without a current version).
+    Cold start is no path at all, or an existing registry with no model yet (an empty folder, or a
+    registry without a current version). A path that does not exist is refused: it is almost always a
+    mistyped one, and serving the heuristic in its place would hide that.
 
     Raises
     ------
     models.registry.RegistryError
-        For a path that is neither a registry nor a version folder, or holds a broken or incompatible
-        artifact.
+        For a path that does not exist, is neither a registry nor a version folder, or holds a broken
+        or incompatible artifact.
     """
     if path is None:
         return HeuristicScorer()
     path = Path(path)
+    if not path.exists():
+        raise RegistryError(f"{path}: does not exist (give a model registry or version folder, or no model)")
     if (path / "metadata.json").exists():
         return load_version(path)
     reg = Registry(path)
-    if (
-        not path.exists()
-        or (reg.is_registry and reg.current() is None)
-        or (path.is_dir() and not any(path.iterdir()))
-    ):
+    if (reg.is_registry and reg.current() is None) or (path.is_dir() and not any(path.iterdir())):
         return HeuristicScorer()
     if not reg.is_registry:
         raise RegistryError(f"{path}: neither a model registry nor a model version folder")

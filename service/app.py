@@ -41,6 +41,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         description="Ranked candidates for casual-labour jobs, feedback events, batch assignment.",
         generate_unique_id_function=lambda route: route.name,  # operation ids = route function names
+        # FastAPI's own pages load their assets from a CDN: service/routes/docs.py serves /docs offline
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.gigmatch = ServiceState(settings)
     # The startup heap (store, snapshot, model, pandas and pydantic internals) is long-lived: freezing
@@ -49,7 +52,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     gc.collect()
     gc.freeze()
 
-    app.add_middleware(LimitsAndMetrics, get_state=lambda: app.state.gigmatch)
+    # the routes by template, for requests that routing did not label (FastAPI's own /openapi.json,
+    # and 413 answers sent before routing); the routers' own routes, as the app may wrap included ones
+    routes = [r for r in app.router.routes if hasattr(r, "path")]
+    routes += [r for router in ROUTERS for r in router.routes]
+    app.add_middleware(LimitsAndMetrics, get_state=lambda: app.state.gigmatch, get_routes=lambda: routes)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError):

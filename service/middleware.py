@@ -12,6 +12,8 @@ import json
 import logging
 import time
 
+from starlette.routing import Match
+
 access_log = logging.getLogger("gigmatch.access")
 
 
@@ -29,11 +31,16 @@ class LimitsAndMetrics:
     get_state : callable
         Returns the service state holding ``settings.max_body_bytes`` (the limit, bytes), ``latency``
         and ``rejected`` (Prometheus metrics); called once per request.
+    get_routes : callable, optional
+        Returns the app's routes, to file a request that routing did not label (a 413 answered
+        before routing; ``/openapi.json``, ``/docs`` and other plain Starlette routes) under its
+        route template rather than ``unmatched``.
     """
 
-    def __init__(self, app, get_state):
+    def __init__(self, app, get_state, get_routes=None):
         self.app = app
         self.get_state = get_state
+        self.get_routes = get_routes or (lambda: ())
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -99,12 +106,28 @@ class LimitsAndMetrics:
         await send({"type": "http.response.body", "body": body})
         self._observe(scope, code, t0, state)
 
-    @staticmethod
-    def _observe(scope, code: int, t0: float, state) -> None:
-        route = scope.get("route")
-        endpoint = getattr(route, "path", "unmatched")
+    def _observe(self, scope, code: int, t0: float, state) -> None:
+        endpoint = route_template(scope, self.get_routes())
         elapsed = time.perf_counter() - t0
         state.latency.labels(endpoint, str(code)).observe(elapsed)
         # Privacy: the route template only (/v1/workers/{worker_id}), never the concrete path, query,
         # body or client address: ids may be phone numbers, bodies hold names and home coordinates.
         access_log.info("%s %s %d %.1fms", scope.get("method", "-"), endpoint, code, 1000 * elapsed)
+
+
+def route_template(scope, routes) -> str:
+    """The route template a request is filed under in metrics and the access log.
+
+    FastAPI's API routes put themselves in ``scope["route"]``; a request that never reached routing
+    (refused with 413) or went to a plain Starlette route (``/openapi.json``, ``/docs``, the docs'
+    static files) is matched against ``routes`` here. Paths no route serves are ``unmatched``: a
+    concrete path could hold an id.
+    """
+    route = scope.get("route")
+    if route is not None:
+        return route.path
+    for candidate in routes:
+        path = getattr(candidate, "path", None)
+        if path is not None and candidate.matches(scope)[0] == Match.FULL:
+            return path
+    return "unmatched"

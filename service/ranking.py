@@ -16,7 +16,7 @@ from features.encode import JobTable, WorkerTable, encode_jobs, encode_workers
 from features.pairs import PairBatch, build_pairs
 from features.registry import FEATURE_INDEX
 from gigmatch.core.contract import validate_table
-from matcher.explain import explain_exclusions, what_would_change
+from matcher.explain import explain_exclusions, plural, what_would_change
 from matcher.slates import exposure_discount, held_offers
 from models.calibration import p_match
 from models.heuristic import HeuristicScorer
@@ -28,7 +28,7 @@ def reasons(x: np.ndarray) -> list[str]:
     out = []
     if x[FEATURE_INDEX["trade_exact"]] > 0:
         years = x[FEATURE_INDEX["trade_years"]]
-        out.append(f"does this trade ({years:g} years)" if years > 0 else "does this trade")
+        out.append(f"does this trade ({plural(years, 'year')})" if years > 0 else "does this trade")
     elif x[FEATURE_INDEX["trade_related_credit"]] > 0:
         out.append("does a related trade")
     elif x[FEATURE_INDEX["open_to_all"]] > 0:
@@ -38,7 +38,8 @@ def reasons(x: np.ndarray) -> list[str]:
     out.append(f"{x[FEATURE_INDEX['distance_km']]:.1f} km away")
     n = np.expm1(x[FEATURE_INDEX["rating_count"]])
     if n >= 1:
-        out.append(f"rated {x[FEATURE_INDEX['rating_shrunk']]:.1f} (shrunk) over {n:.0f} ratings")
+        # the Bayesian mean (README "shrunk rating"): "about", since few ratings are pulled toward 4.0
+        out.append(f"rated about {x[FEATURE_INDEX['rating_shrunk']]:.1f} from {plural(round(n), 'rating')}")
     if x[FEATURE_INDEX["no_show_rate_shrunk"]] > 0.2:
         out.append("often does not show up")
     wage = x[FEATURE_INDEX["wage_vs_min"]]

@@ -176,12 +176,22 @@ def entity_model(name: str, table: str, *, exclude: tuple[str, ...] = (), exampl
     """A request model for rows of ``table``, generated from :data:`~gigmatch.core.contract.SCHEMAS`.
 
     Optional columns are nullable with default None: left out, the contract's default applies (the
-    description says which). ``exclude`` leaves out columns the request supplies otherwise (the id
-    in the path).
+    description says which). ``exclude`` names columns the request supplies otherwise (the id in
+    the path): they stay optional in the body, and :func:`contract_row` drops them.
     """
     fields: dict[str, Any] = {}
     for col in SCHEMAS[table]:
         if col.name in exclude:
+            # the request names the entity otherwise (the path's id); a body carrying its own id, as
+            # an exported row does, is accepted: contract_row drops it, PUT checks it (same_id)
+            fields[col.name] = (
+                Id | None,
+                Field(
+                    None,
+                    description=f"optional; the {col.name} in the path (or, inline in a request, none) is "
+                    "the one used: a PUT body's must equal the path's (422 otherwise), an inline one is ignored",
+                ),
+            )
             continue
         annotation = _annotation(table, col)
         if col.required:
@@ -199,8 +209,25 @@ def entity_model(name: str, table: str, *, exclude: tuple[str, ...] = (), exampl
 
 
 def contract_row(body: BaseModel, **ids: str) -> dict:
-    """A validated body as a typed contract row (left-out optional columns omitted), plus ``ids``."""
-    return {**body.model_dump(exclude_none=True), **ids}
+    """A validated body as a typed contract row (left-out optional columns omitted), plus ``ids``.
+
+    An id the body carries itself is replaced by the one in ``ids`` (the path's, or ``"request"``
+    for an inline entity); :func:`same_id` is what refuses a PUT body whose id differs.
+    """
+    return {**body.model_dump(exclude_none=True, exclude=set(ids)), **ids}
+
+
+def same_id(body: BaseModel, column: str, path_id: str) -> None:
+    """Refuse a body whose own ``column`` differs from the id in the path.
+
+    Raises
+    ------
+    gigmatch.core.contract.ContractError
+        ``"worker_id: 'w2' in the body differs from 'w1' in the path"``; the app answers 422.
+    """
+    own = getattr(body, column, None)
+    if own is not None and own != path_id:
+        raise ContractError(f"{column}: {own!r} in the body differs from {path_id!r} in the path")
 
 
 WorkerIn = entity_model(
@@ -325,7 +352,11 @@ class RankResponse(BaseModel):
                             "worker_id": "w000042",
                             "score": 1.93,
                             "distance_km": 1.2,
-                            "reasons": ["does this trade (6 years)", "1.2 km away", "rated 4.7 over 15 jobs"],
+                            "reasons": [
+                                "does this trade (6 years)",
+                                "1.2 km away",
+                                "rated about 4.7 from 15 ratings",
+                            ],
                         }
                     ],
                     "excluded": {"certificate_missing": 3, "beyond_travel_limit": 11},
@@ -391,7 +422,7 @@ class RecommendResponse(BaseModel):
                     "excluded": {"certificate_missing": 12},
                     "message": "no open job you qualify for within 10 km",
                     "what_would_change": [
-                        "a welding_cert certificate would qualify you for 12 job(s), nearest 2.1 km"
+                        "a welding_cert certificate would qualify you for 12 jobs, nearest 2.1 km"
                     ],
                 }
             ]

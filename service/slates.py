@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from fastapi import HTTPException
 
 from features.pairs import build_pairs
 from matcher.slates import (
@@ -22,7 +23,7 @@ from matcher.slates import (
     long_waiting_workers,
     plan_slates,
 )
-from models.calibration import p_match
+from models.calibration import p_match, scorer_calibration
 from service.ranking import _PRESCORER, reasons
 from service.store import Snapshot
 
@@ -33,6 +34,14 @@ GOOD_RATING = 4.0  # a completed job rated at least this makes a worker one of t
 def _iso(seconds: float) -> str:
     """Market seconds (wall-clock time counted as if UTC, :func:`gigmatch.core.times.market_now`) as ISO."""
     return pd.Timestamp(seconds, unit="s").isoformat(timespec="seconds")
+
+
+def require_calibration(scorer) -> None:
+    """409 unless ``scorer`` carries a calibrated P(completed) (a model trained before it did not)."""
+    if scorer_calibration(scorer) is None:
+        raise HTTPException(
+            409, f"model {scorer.version} has no calibrated match probability; retrain it to use slates"
+        )
 
 
 def employer_favourites(events: pd.DataFrame, job_employer: dict[str, str], now_s: float) -> set[tuple]:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 import threading
+from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from gigmatch.core.contract import load_market
-from models.registry import Registry
+from gigmatch.core.contract import ContractError, load_market
+from models.registry import Registry, RegistryError
 from models.scorer import Scorer, load_scorer
 from service.config import Settings
 from service.loop.hub import LoopService
@@ -17,16 +18,58 @@ from service.store import Store, open_store
 log = logging.getLogger("gigmatch.service")
 
 
+def check_paths(settings: Settings) -> None:
+    """Refuse a model or market path that does not exist before any store is opened (issue #20).
+
+    Raises
+    ------
+    models.registry.RegistryError
+        ``settings.model`` does not exist (:func:`models.scorer.load_scorer`'s rule).
+    gigmatch.core.contract.ContractError
+        ``settings.data`` does not exist or is not a folder.
+    """
+    if settings.model is not None and not Path(settings.model).exists():
+        raise RegistryError(
+            f"{settings.model}: does not exist (give a model registry or version folder, or no model)"
+        )
+    if settings.data is not None and not Path(settings.data).is_dir():
+        raise ContractError(
+            f"{settings.data}: "
+            + ("not a market folder" if Path(settings.data).exists() else "does not exist")
+        )
+
+
+def new_store_file(url: str) -> Path | None:
+    """The SQLite file that opening ``url`` would create, or None (it exists, or the store is a server)."""
+    return None if "://" in url or Path(url).exists() else Path(url)
+
+
+def remove_store_file(path: Path | None) -> None:
+    """Remove a SQLite store file this start created, its WAL files and the lock files opening it made
+    (``NAME.migrate.lock``, ``NAME.seed.lock``): a failed start leaves nothing behind."""
+    if path is not None:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        for lock in path.parent.glob(f"{path.name}.*.lock"):
+            lock.unlink(missing_ok=True)
+
+
 def seed_store(settings: Settings) -> tuple[dict[str, int], str]:
     """Open the store once (migrating it), seed it from ``settings.data`` when it has no workers (under
     the store's lock, so replicas starting together seed once), close it; returns its row counts and
-    its URL (without a password)."""
+    its URL (without a password). A store file this call created is removed again if seeding fails."""
+    check_paths(settings)
+    created = new_store_file(settings.store_url())
     store = open_store(settings.store_url(), events_refresh_s=settings.events_refresh_s)
+    seeded = False
     try:
         _seed_once(store, settings)
+        seeded = True
         return store.counts(), store.repo.url
     finally:
         store.close()
+        if not seeded:
+            remove_store_file(created)
 
 
 def _seed_once(store: Store, settings: Settings) -> None:
@@ -51,11 +94,25 @@ class ServiceState:
     def __init__(self, settings: Settings):
         self.settings = settings
         self.keys = settings.keys()
+        # everything that can be refused without the store is checked before the store is opened, so a
+        # mistyped --model or --data leaves no empty database file behind
+        check_paths(settings)
+        self.scorer: Scorer = load_scorer(settings.model)
+        if not self.scorer.is_model:
+            where = (
+                "no model configured" if settings.model is None else f"no trained model in {settings.model}"
+            )
+            log.info("%s: serving the heuristic scorer (%s, cold start)", where, self.scorer.version)
         settings.webhook()  # a bad webhook setting stops the start with one line, before the store opens
+        created = new_store_file(settings.store_url())
         self.store: Store = open_store(settings.store_url(), events_refresh_s=settings.events_refresh_s)
         self.store.follow_s = settings.follow_s
-        _seed_once(self.store, settings)  # replicas starting together: one seeds, the others find it full
-        self.scorer: Scorer = load_scorer(settings.model)
+        try:
+            _seed_once(self.store, settings)  # replicas starting together: one seeds, the others find it full
+        except BaseException:
+            self.store.close()
+            remove_store_file(created)
+            raise
         self.model_lock = threading.Lock()
         self.work = threading.BoundedSemaphore(settings.max_inflight)
         self.metrics = CollectorRegistry()

@@ -9,9 +9,12 @@ from pathlib import Path
 
 from gigmatch.cli._common import (
     CLIError,
+    StageProgress,
     checked,
     dask_client,
+    existing_dir,
     finite_float,
+    model_path,
     nonneg_int,
     positive_float,
     positive_int,
@@ -42,9 +45,7 @@ def cmd_assign(args: argparse.Namespace) -> int:
     with Progress(transient=True, disable=not sys.stderr.isatty()) as progress:
         task = progress.add_task("assign", total=len(stages))
 
-        def step(stage: str) -> None:
-            progress.update(task, completed=stages.index(stage), description=stage)
-
+        step = StageProgress(progress, task, stages)
         step("load")
         market = load_market(args.data)
         scorer = scorer_for(args.model)
@@ -139,7 +140,10 @@ def _assign_partitioned(args: argparse.Namespace) -> int:
             )
         finally:
             if client is not None:
+                cluster = client.cluster  # a LocalCluster we started: close it too, before exit tears it down
                 client.close()
+                if cluster is not None and args.dask == "local":
+                    cluster.close()
     proven = all(g["certified"] for r in s["reconciliation"] for g in r["groups"])
     print(
         f"filled {s['filled']}/{s['slots']} slots ({s['fill_rate']:.1%}), mean distance {s['mean_distance_km']} km, "
@@ -163,36 +167,56 @@ def _day_start(text: str | None) -> float | None:
 
 def register(sub) -> None:
     """Add this module\'s commands to the subcommand parsers ``sub``."""
-    p = sub.add_parser("assign", help="batch assignment of a market's jobs to nearby workers")
-    p.add_argument("--data", required=True, type=Path)
-    p.add_argument("--out", required=True, type=Path)
-    p.add_argument("--model", type=Path, help="model dir or registry; default: the heuristic scorer")
-    p.add_argument("--max-km", type=positive_float, default=DEFAULT_MAX_KM)
-    p.add_argument("--objective", choices=sorted(OBJECTIVES), default=DEFAULT_OBJECTIVE)
+    p = sub.add_parser(
+        "assign",
+        help="batch assignment of a market's jobs to nearby workers",
+        description="Assign a market's open job slots to nearby eligible workers (exact optimum) and "
+        "write assignments.csv, unfilled_jobs.csv, unmatched_workers.csv, summary.json and report.html.",
+    )
+    p.add_argument("--data", required=True, type=existing_dir, help="market folder (workers, jobs, ...)")
+    p.add_argument("--out", required=True, type=Path, help="folder to write the outputs and report to")
+    p.add_argument(
+        "--model",
+        type=model_path,
+        help="model registry or version folder; without it the heuristic scorer (cold start)",
+    )
+    p.add_argument("--max-km", type=positive_float, default=DEFAULT_MAX_KM, help="radius around each job, km")
+    p.add_argument(
+        "--objective",
+        choices=sorted(OBJECTIVES),
+        default=DEFAULT_OBJECTIVE,
+        help="fill: most slots filled, then best total score; weight: best total score",
+    )
     p.add_argument(
         "--worker-capacity",
         type=nonneg_int,
         default=None,
         help="jobs per worker (default 1; with --horizon-days: no limit beyond time)",
     )
-    p.add_argument("--min-score", type=finite_float, default=None)
+    p.add_argument(
+        "--min-score",
+        type=finite_float,
+        default=None,
+        help="leave out pairs whose match weight is below this; default: keep every eligible pair",
+    )
     p.add_argument(
         "--candidates-per-slot",
         type=positive_int,
         default=CANDIDATES_PER_SLOT,
-        help=f"each job keeps this many nearest able workers per slot (default {CANDIDATES_PER_SLOT})",
+        help="each job keeps this many nearest able workers per slot",
     )
     p.add_argument(
         "--dask",
         metavar="local|SCHEDULER_ADDRESS",
         default=None,
-        help="run partitioned on a Dask cluster (local: a LocalCluster of 2 worker processes)",
+        help="run partitioned on a Dask cluster (local: a LocalCluster on this machine, one single-threaded "
+        "worker process per CPU given, at least 2); default: in this process",
     )
     p.add_argument(
         "--partition-km",
         type=positive_float,
         default=None,
-        help="grid cell side for the partitioned run (default 50 with --dask; alone: partitions run here, one by one)",
+        help="grid cell side for the partitioned run (default 100 with --dask; alone: partitions run here, one by one)",
     )
     p.add_argument(
         "--horizon-days",

@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from gigmatch.cli._common import CLIError, nonneg_int, positive_int
+from gigmatch.cli._common import CLIError, existing_dir, iso_date, nonneg_int, positive_int
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -33,6 +33,16 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         start=args.start,
         shown_per_job=args.shown_per_job,
     )
+    from gigmatch.sim.province import find_province, write_province_simulation
+
+    counties = find_province(args.region)
+    if counties is not None:  # a province: its counties one by one, appended (bounded memory)
+        summary = write_province_simulation(config, counties, args.out, fmt=args.format, taxonomy=taxonomy)
+        print(
+            f"simulated {summary['province']} ({len(summary['counties'])} counties): {summary['workers']} workers, "
+            f"{summary['jobs']} jobs, {summary['events']} events -> {args.out}"
+        )
+        return 0
     summary = write_simulation(config, args.out, fmt=args.format, taxonomy=taxonomy)
     print(
         f"simulated {summary['region']['full_name']}: {summary['workers']} workers, {summary['jobs']} jobs, "
@@ -73,34 +83,53 @@ def cmd_taxonomy(args: argparse.Namespace) -> int:
 
 def register(sub) -> None:
     """Add ``simulate``, ``validate`` and ``taxonomy`` to the subcommand parsers ``sub``."""
-    p = sub.add_parser("simulate", help="simulate a county market with an event log and its oracle")
-    p.add_argument("--region", default="将乐县", help="county or district name, full name or adcode")
-    p.add_argument("--workers", type=positive_int, default=10_000)
-    p.add_argument("--jobs", type=positive_int, default=2_000)
-    p.add_argument("--days", type=positive_int, default=30)
-    p.add_argument("--seed", type=nonneg_int, default=7)
-    p.add_argument("--start", default="2026-09-01", help="first day of the log, YYYY-MM-DD")
-    p.add_argument("--shown-per-job", type=positive_int, default=30)
-    p.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    p = sub.add_parser(
+        "simulate",
+        help="simulate a county market with an event log and its oracle",
+        description="Simulate a county's casual-labour market: workers, jobs, employers, a 30-day event "
+        "log and, beside the market, the oracle's true probabilities (truth/oracle.csv). Seeded.",
+    )
+    p.add_argument(
+        "--region",
+        default="将乐县",
+        help="county or district name, full name or adcode; or a province (四川省): all its counties",
+    )
+    p.add_argument("--workers", type=positive_int, default=10_000, help="number of workers")
+    p.add_argument("--jobs", type=positive_int, default=2_000, help="number of jobs")
+    p.add_argument("--days", type=positive_int, default=30, help="length of the event log, days")
+    p.add_argument("--seed", type=nonneg_int, default=7, help="random seed: same arguments, same files")
+    p.add_argument("--start", type=iso_date, default="2026-09-01", help="first day of the log, YYYY-MM-DD")
+    p.add_argument(
+        "--shown-per-job", type=positive_int, default=30, help="workers the logging policy shows each job"
+    )
+    p.add_argument("--format", choices=["csv", "parquet"], default="csv", help="file format of the tables")
     p.add_argument(
         "--taxonomy",
-        type=Path,
+        type=existing_dir,
         help="folder with trades/certificates tables: simulate a market that speaks this vocabulary",
     )
-    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--out", required=True, type=Path, help="folder to write the market to")
     p.set_defaults(func=cmd_simulate)
 
     p = sub.add_parser(
-        "validate", help="validate a market folder and report how its trade and certificate codes were read"
+        "validate",
+        help="validate a market folder and report how its trade and certificate codes were read",
+        description="Validate every table of a market folder (one line naming the file, row and column "
+        "on the first problem, exit 2) and print the counts and the vocabulary report.",
     )
-    p.add_argument("--data", required=True, type=Path)
+    p.add_argument("--data", required=True, type=existing_dir, help="market folder (workers, jobs, ...)")
     p.add_argument("--json", action="store_true", help="the counts and the vocabulary report as JSON")
     p.set_defaults(func=cmd_validate)
 
-    p = sub.add_parser("taxonomy", help="the built-in trade and certificate taxonomy")
+    p = sub.add_parser(
+        "taxonomy",
+        help="the built-in trade and certificate taxonomy",
+        description="Write the built-in taxonomy as trades/certificates tables, a starting point for a "
+        "market's own vocabulary.",
+    )
     p.add_argument("action", choices=["export"], help="export: write it as trades/certificates tables")
     p.add_argument(
         "--out", required=True, type=Path, help="folder to write trades.csv and certificates.csv to"
     )
-    p.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    p.add_argument("--format", choices=["csv", "parquet"], default="csv", help="file format of the tables")
     p.set_defaults(func=cmd_taxonomy)

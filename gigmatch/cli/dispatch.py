@@ -7,7 +7,16 @@ import json
 import math
 from pathlib import Path
 
-from gigmatch.cli._common import CLIError, checked, nonneg_int, positive_float, positive_int, scorer_for
+from gigmatch.cli._common import (
+    CLIError,
+    checked,
+    existing_dir,
+    model_path,
+    nonneg_int,
+    positive_float,
+    positive_int,
+    scorer_for,
+)
 from gigmatch.core.defaults import DEFAULT_MAX_KM
 
 nonneg_float = checked(float, lambda v: math.isfinite(v) and v >= 0, "0 or more", "a number")
@@ -95,15 +104,23 @@ def format_table(runs: list[dict]) -> str:
 def register(sub) -> None:
     """Add this module's commands to the subcommand parsers ``sub``."""
     p = sub.add_parser("dispatch", help="replay a job stream: grab order vs windows vs the hindsight optimum")
-    p.add_argument("--data", required=True, type=Path)
-    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--data", required=True, type=existing_dir, help="market folder whose jobs are replayed")
+    p.add_argument("--out", required=True, type=Path, help="folder to write the figures to")
     p.add_argument(
         "--window-s", type=positive_float, default=10.0, help="a window length besides 1, 10 and 60 s"
     )
-    p.add_argument("--offer-ttl-s", type=positive_float, default=300.0)
-    p.add_argument("--gap-minutes", type=nonneg_float, default=30.0)
-    p.add_argument("--model", type=Path, help="model dir or registry; default: the heuristic scorer")
-    p.add_argument("--max-km", type=positive_float, default=DEFAULT_MAX_KM)
+    p.add_argument(
+        "--offer-ttl-s", type=positive_float, default=300.0, help="how long an offer waits for an answer, s"
+    )
+    p.add_argument(
+        "--gap-minutes", type=nonneg_float, default=30.0, help="least gap between one worker's jobs, minutes"
+    )
+    p.add_argument(
+        "--model",
+        type=model_path,
+        help="model registry or version folder; without it the heuristic scorer (cold start)",
+    )
+    p.add_argument("--max-km", type=positive_float, default=DEFAULT_MAX_KM, help="radius around each job, km")
     p.add_argument("--first-day", default=None, metavar="YYYY-MM-DD", help="default: the first posting day")
     p.add_argument("--days", type=positive_int, default=3, help="days of postings replayed (default 3)")
     p.add_argument("--seed", type=nonneg_int, default=0, help="seed of the workers' answers")

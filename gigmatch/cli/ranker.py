@@ -7,7 +7,17 @@ import json
 import sys
 from pathlib import Path
 
-from gigmatch.cli._common import CLIError, dask_client, load_params, nonneg_int, scorer_for
+from gigmatch.cli._common import (
+    CLIError,
+    StageProgress,
+    dask_client,
+    existing_dir,
+    existing_file,
+    load_params,
+    model_path,
+    nonneg_int,
+    scorer_for,
+)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -21,7 +31,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     try:
         with Progress(transient=True, disable=not sys.stderr.isatty()) as progress:
             task = progress.add_task("train", total=len(stages))
-            step = lambda s: progress.update(task, completed=stages.index(s), description=s)  # noqa: E731
+            step = StageProgress(progress, task, stages)
             scorer, meta = train(
                 args.data,
                 args.out,
@@ -58,11 +68,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     print(
         f"test period {report['period'][0]} .. {report['period'][1]}: {report['queries']} jobs, {report['rows']} shown pairs"
     )
-    print(f"{'scorer':<16}{'NDCG@5':>9}{'NDCG@10':>9}{'MAP':>9}{'R@10':>9}")
+    labels = {name: f"model ({scorer.version})" if name == "model" else name for name in report["scores"]}
+    width = max(len("scorer"), *map(len, labels.values())) + 2  # names in full, never truncated
+    print(f"{'scorer':<{width}}{'NDCG@5':>9}{'NDCG@10':>9}{'MAP':>9}{'R@10':>9}")
     for name, m in report["scores"].items():
-        label = f"model ({scorer.version})" if name == "model" else name
         print(
-            f"{label[:16]:<16}{m['ndcg@5']:>9.4f}{m['ndcg@10']:>9.4f}{m['map']:>9.4f}{m['recall@10']:>9.4f}"
+            f"{labels[name]:<{width}}{m['ndcg@5']:>9.4f}{m['ndcg@10']:>9.4f}{m['map']:>9.4f}{m['recall@10']:>9.4f}"
         )
     if "calibration" in report:  # the probability slates use: P(completed) per showing
         cal = report["calibration"]
@@ -142,8 +153,6 @@ def cmd_models(args: argparse.Namespace) -> int:
         if not reg.versions():
             print(f"no versions in {args.registry}")
     elif args.action == "promote":
-        if not args.version:
-            raise CLIError("promote needs a VERSION (see `gigmatch models list`)")
         r = promote(args.registry, args.version, data_dir=args.data, force=args.force)
         print(json.dumps(r))
     elif args.action == "rollback":
@@ -153,31 +162,89 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 def register(sub) -> None:
     """Add this module\'s commands to the subcommand parsers ``sub``."""
-    p = sub.add_parser("train", help="train the LambdaRank ranker from a market's event log")
-    p.add_argument("--data", required=True, type=Path)
+    p = sub.add_parser(
+        "train",
+        help="train the LambdaRank ranker from a market's event log",
+        description="Train a LightGBM LambdaRank ranker on a market's shown pairs (point-in-time "
+        "features, split by time) into a model registry; the first version becomes current.",
+    )
+    p.add_argument("--data", required=True, type=existing_dir, help="market folder with an event log")
     p.add_argument("--out", required=True, type=Path, help="model registry folder (created if missing)")
-    p.add_argument("--params", type=Path, help="JSON file of LightGBM parameters")
-    p.add_argument("--seed", type=nonneg_int, default=0)
-    p.add_argument("--dask", metavar="local|SCHEDULER_ADDRESS", default=None)
+    p.add_argument("--params", type=existing_file, help="JSON file of LightGBM parameters")
+    p.add_argument("--seed", type=nonneg_int, default=0, help="random seed of the ranker")
+    p.add_argument(
+        "--dask",
+        metavar="local|SCHEDULER_ADDRESS",
+        default=None,
+        help="train on a Dask cluster: 'local' starts one on this machine; default: in this process",
+    )
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("evaluate", help="model against baselines on the test period")
-    p.add_argument("--model", type=Path, help="registry or version folder; default: heuristic (cold start)")
-    p.add_argument("--data", required=True, type=Path)
-    p.add_argument("--json", action="store_true")
+    p = sub.add_parser(
+        "evaluate",
+        help="model against baselines on the test period",
+        description="NDCG@5/10, MAP and recall@10 of a model, the heuristic, distance only, skill only "
+        "and (simulated markets) the oracle, on the market's test period.",
+    )
+    p.add_argument(
+        "--model",
+        type=model_path,
+        help="model registry or version folder; without it the heuristic scorer (cold start)",
+    )
+    p.add_argument("--data", required=True, type=existing_dir, help="market folder with an event log")
+    p.add_argument("--json", action="store_true", help="the report as JSON")
     p.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser("score", help="score given (job_id, worker_id) pairs offline")
-    p.add_argument("--model", type=Path)
-    p.add_argument("--data", required=True, type=Path)
-    p.add_argument("--pairs", required=True, type=Path)
-    p.add_argument("--out", required=True, type=Path)
+    p = sub.add_parser(
+        "score",
+        help="score given (job_id, worker_id) pairs offline",
+        description="Score (job_id, worker_id) pairs, each as of its first showing in the log (else the "
+        "job's posting), and write job_id, worker_id, score.",
+    )
+    p.add_argument(
+        "--model",
+        type=model_path,
+        help="model registry or version folder; without it the heuristic scorer (cold start)",
+    )
+    p.add_argument("--data", required=True, type=existing_dir, help="market folder the pairs come from")
+    p.add_argument("--pairs", required=True, type=existing_file, help="CSV with job_id and worker_id columns")
+    p.add_argument("--out", required=True, type=Path, help="CSV file to write the scores to")
     p.set_defaults(func=cmd_score)
 
-    p = sub.add_parser("models", help="model registry: list | promote VERSION | rollback")
-    p.add_argument("action", choices=["list", "promote", "rollback"])
-    p.add_argument("version", nargs="?")
-    p.add_argument("--registry", required=True, type=Path)
-    p.add_argument("--data", type=Path, help="market whose test period is the promote holdout")
-    p.add_argument("--force", action="store_true", help="promote even if worse on the holdout")
-    p.set_defaults(func=cmd_models)
+    p = sub.add_parser(
+        "models",
+        help="model registry: list | promote VERSION | rollback",
+        description="The model registry: list its versions, promote one to current, or roll back.",
+    )
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    registry_help = "model registry folder (the --out of gigmatch train)"
+    a = actions.add_parser(
+        "list",
+        help="the registry's versions with their test NDCG@10; * marks the current one",
+        description="List a registry's versions with their test NDCG@10 and data hash; * marks current.",
+    )
+    a.add_argument("--registry", required=True, type=existing_dir, help=registry_help)
+    a.set_defaults(func=cmd_models)
+    a = actions.add_parser(
+        "promote",
+        help="make VERSION the current model if it is no worse on the holdout",
+        description="Make VERSION current. Refused when it scores worse than the current model on "
+        "the same holdout (the test period of --data, default the candidate's training data) unless "
+        "--force.",
+    )
+    a.add_argument("version", metavar="VERSION", help="a version name from `gigmatch models list`")
+    a.add_argument("--registry", required=True, type=existing_dir, help=registry_help)
+    a.add_argument(
+        "--data",
+        type=existing_dir,
+        help="market whose test period is the holdout; default: the candidate's training data",
+    )
+    a.add_argument("--force", action="store_true", help="promote even if worse on the holdout")
+    a.set_defaults(func=cmd_models)
+    a = actions.add_parser(
+        "rollback",
+        help="make the previously current version current again",
+        description="Make the version that was current before the last promote current again.",
+    )
+    a.add_argument("--registry", required=True, type=existing_dir, help=registry_help)
+    a.set_defaults(func=cmd_models)

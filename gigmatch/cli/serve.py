@@ -6,18 +6,17 @@ import argparse
 import json
 from pathlib import Path
 
-from gigmatch.cli._common import CLIError, positive_int
+from gigmatch.cli._common import CLIError, existing_dir, model_path, positive_int
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """``gigmatch serve``: the API under uvicorn."""
-    import os
-
     # LightGBM's OpenMP threads otherwise spin after every predict, taking a core from the requests
-    # (measured: about 48 -> 65 req/s on 2 cores). Set before LightGBM is loaded; an explicit value wins.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    # (measured: about 48 -> 65 req/s on 2 cores): gigmatch.cli.main has set OMP_WAIT_POLICY=PASSIVE
+    # (gigmatch.core.threads.configure_threads) before anything loaded LightGBM; an explicit value wins.
     import uvicorn
 
+    from models.registry import RegistryError
     from service.app import create_app
     from service.config import Settings
 
@@ -39,6 +38,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         settings = Settings(**overrides)
         app = create_app(settings)
+    except RegistryError as exc:  # the one rule of models.scorer.load_scorer, named by flag or variable
+        raise CLIError(f"{'--model' if args.model is not None else 'GIGMATCH_MODEL'} {exc}") from None
     except (ValueError, OSError, RuntimeError) as exc:
         raise CLIError(str(exc).splitlines()[0]) from None
     state = app.state.gigmatch
@@ -105,18 +106,30 @@ def _serve_workers(workers: int, overrides: dict) -> int:
 
 def register(sub) -> None:
     """Add this module\'s commands to the subcommand parsers ``sub``."""
-    p = sub.add_parser("serve", help="run the scoring API over the store (SQLite file or PostgreSQL)")
-    p.add_argument("--data", type=Path, help="market folder that seeds an empty store")
-    p.add_argument("--model", type=Path, help="model registry or version folder (default: heuristic)")
+    p = sub.add_parser(
+        "serve",
+        help="run the scoring API over the store (SQLite file or PostgreSQL)",
+        description="Serve the API (rank, recommend, events, workers/jobs, assign, models) over the "
+        "store. Each flag overrides its GIGMATCH_* environment variable; API keys come from "
+        "GIGMATCH_API_KEYS (or --demo).",
+    )
+    p.add_argument(
+        "--data",
+        type=existing_dir,
+        help="market folder that seeds an empty store (ignored once the store holds workers)",
+    )
+    p.add_argument(
+        "--model",
+        type=model_path,
+        help="model registry or version folder; without it the heuristic scorer (cold start)",
+    )
     p.add_argument(
         "--store",
         help="SQLite file path or postgresql://user:pass@host:port/db (default gigmatch.db; GIGMATCH_STORE)",
     )
     p.add_argument("--db", type=Path, help="SQLite store file (the older name of --store)")
-    p.add_argument(
-        "--workers", type=positive_int, default=1, help="worker processes behind the one port (default 1)"
-    )
-    p.add_argument("--host")
-    p.add_argument("--port", type=positive_int)
+    p.add_argument("--workers", type=positive_int, default=1, help="worker processes behind the one port")
+    p.add_argument("--host", help="address to listen on; default 127.0.0.1")
+    p.add_argument("--port", type=positive_int, help="port to listen on; default 8000")
     p.add_argument("--demo", action="store_true", help="accept the published demo API keys")
     p.set_defaults(func=cmd_serve)

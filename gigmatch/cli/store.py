@@ -70,10 +70,10 @@ def cmd_copy(args: argparse.Namespace) -> int:
 def register(sub) -> None:
     """Add this module's commands to the subcommand parsers ``sub``."""
     p = sub.add_parser("store", help="inspect a store, or copy one between SQLite and PostgreSQL")
-    commands = p.add_subparsers(dest="store_command", required=True)
+    commands = p.add_subparsers(dest="store_command", required=True, metavar="ACTION")
     info = commands.add_parser("info", help="backend, schema version, rows per table")
     info.add_argument("--store", required=True, help="SQLite file path or postgresql:// URL")
-    info.add_argument("--json", action="store_true")
+    info.add_argument("--json", action="store_true", help="the figures as JSON")
     info.set_defaults(func=cmd_info)
     copy = commands.add_parser("copy", help="copy every table, event, stream and record into an empty store")
     copy.add_argument("--from", dest="source", required=True, help="SQLite file path or postgresql:// URL")

@@ -687,8 +687,12 @@ def read_table(
             raise ContractError(f"{path.name}: unsupported extension {path.suffix!r}; use .csv or .parquet")
     except ContractError:
         raise
+    except pd.errors.EmptyDataError:  # a 0-byte (or blank) file: no header row at all
+        raise ContractError(f"{path.name}: is empty (not even a header row)") from None
     except Exception as exc:  # broken Parquet footer, ragged CSV rows, ...
-        raise ContractError(f"{path.name}: cannot be read ({type(exc).__name__}: {exc})") from None
+        # the library's own words say what is wrong; its exception class name would only confuse
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "unreadable"
+        raise ContractError(f"{path.name}: cannot be read ({reason})") from None
     return validate_table(raw, table, source=path.name, taxonomy=taxonomy, readings=readings)
 
 
@@ -739,8 +743,10 @@ def load_market(
     were read, for the vocabulary report.
     """
     folder = Path(folder)
+    if not folder.exists():
+        raise ContractError(f"{folder}: does not exist")
     if not folder.is_dir():
-        raise ContractError(f"{folder}: not a market folder")
+        raise ContractError(f"{folder}: not a market folder (a file, not a folder)")
     own = load_vocabulary(folder)
     tax = own if not own.is_built_in else (taxonomy or own)
     tables: dict[str, pd.DataFrame] = {}
@@ -752,6 +758,12 @@ def load_market(
             tables[table] = empty_table(table)
         else:
             tables[table] = read_table(path, table, tax, readings=readings)
+            if table in REQUIRED_TABLES and tables[table].empty:
+                # a header-only workers or jobs table is almost always a failed export; refused here, before
+                # the events' references to it would be blamed instead (README, Decisions)
+                raise ContractError(
+                    f"{path.name}: has a header but no rows; a market needs at least one {table[:-1]}"
+                )
     events = tables["events"]
     for key, table in (("job_id", "jobs"), ("worker_id", "workers")):
         known = pd.Index(tables[table][key])

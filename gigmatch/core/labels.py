@@ -83,8 +83,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "assigned": ("已分配", "assigned"),
     "fill_rate": ("招满率", "fill rate"),
     "mean_distance_km": ("平均距离（公里）", "mean distance (km)"),
-    "unfilled_reasons": ("未招满原因", "unfilled reasons"),
-    "unmatched_reasons": ("未分配原因", "unmatched reasons"),
+    "unfilled_reasons": ("未招满原因", "unfilled jobs by reason"),  # counts jobs, not slots (#20)
+    "unmatched_reasons": ("未分配原因", "unmatched workers by reason"),
     "scorer": ("评分模型", "scorer"),
     "objective": ("优化目标", "objective"),
     "max_km": ("查找半径（公里）", "radius (km)"),

@@ -16,6 +16,7 @@ from collections import defaultdict
 
 from gigmatch.core.contract import Market, Readings
 from gigmatch.core.taxonomy import Taxonomy
+from gigmatch.core.wording import plural, verb
 
 
 def vocabulary_report(market: Market, readings: Readings) -> dict:
@@ -127,17 +128,22 @@ def _warnings(tax, trades, certificates, jobs, able, held, required) -> list[str
         if cert["implied_by_trades"]:
             why.append(f"by trade {', '.join(cert['implied_by_trades'])} in the {where}")
         if cert["listed_by_jobs"]:
-            why.append(f"listed by {cert['listed_by_jobs']} job(s) themselves")
+            why.append(f"listed by {plural(cert['listed_by_jobs'], 'job')} themselves")
         alike = _alike(tax, cert["code"], held_unrequired)
         if not cert["workers_holding"]:
             text = (
-                f"certificate {cert['code']} is required by {cert['jobs_requiring']} job(s) "
-                f"({'; '.join(why)}) and held by no worker: those jobs cannot be filled"
+                f"certificate {cert['code']} is required by {plural(cert['jobs_requiring'], 'job')} "
+                f"({'; '.join(why)}) and held by no worker: "
+                + (
+                    "that job cannot be filled"
+                    if cert["jobs_requiring"] == 1
+                    else "those jobs cannot be filled"
+                )
             )
         elif alike:
             text = (
-                f"certificate {cert['code']} is required by {cert['jobs_requiring']} job(s) "
-                f"({'; '.join(why)}) and held by only {cert['workers_holding']} worker(s)"
+                f"certificate {cert['code']} is required by {plural(cert['jobs_requiring'], 'job')} "
+                f"({'; '.join(why)}) and held by only {plural(cert['workers_holding'], 'worker')}"
             )
         else:
             continue
@@ -156,18 +162,19 @@ def _warnings(tax, trades, certificates, jobs, able, held, required) -> list[str
     for (trade, c), n in sorted(pairs.items()):
         own = ", ".join(tax.required_certificates(trade))
         out.append(
-            f"{n} job(s) of trade {trade} list certificate {c}, while the trade already requires {own}: "
+            f"{plural(n, 'job')} of trade {trade} {verb(n, 'lists', 'list')} certificate {c}, while the trade "
+            f"already requires {own}: "
             "a worker needs both"
         )
     for t in trades:
         if t["jobs"] and not tax.open_to_all(t["code"]) and not able.get(t["code"], 0):
             out.append(
-                f"trade {t['code']}: {t['jobs']} job(s), but no worker lists it or a related trade: "
-                "those jobs cannot be filled"
+                f"trade {t['code']}: {plural(t['jobs'], 'job')}, but no worker lists it or a related trade: "
+                + ("that job cannot be filled" if t["jobs"] == 1 else "those jobs cannot be filled")
             )
     for t in trades:
         if not t["in_vocabulary"] and t["jobs"]:
-            out.append(f"trade {t['code']} ({t['jobs']} job(s)) is {t['rule']}")
+            out.append(f"trade {t['code']} ({plural(t['jobs'], 'job')}) is {t['rule']}")
     if not tax.is_built_in and (not tax.trades or not tax.certificates):
         missing = "trades" if not tax.trades else "certificates"
         out.append(
@@ -215,7 +222,7 @@ def format_report(market: Market, report: dict) -> str:
         )
     lines.append("")
     if report["warnings"]:
-        lines.append(f"{len(report['warnings'])} warning(s):")
+        lines.append(f"{plural(len(report['warnings']), 'warning')}:")
         lines += [f"  - {w}" for w in report["warnings"]]
     else:
         lines.append("no warnings")

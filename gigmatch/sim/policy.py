@@ -73,7 +73,10 @@ def show_jobs(
     shown_jobs = np.flatnonzero(~employers.blacklisted[jobs.employer])
     k_pool = min(pool_size, len(workers))
     tree = BallTree(np.radians(np.c_[workers.lat, workers.lon]), metric="haversine")
-    _, nn = tree.query(np.radians(np.c_[jobs.lat[shown_jobs], jobs.lon[shown_jobs]]), k=k_pool)
+    if len(shown_jobs):
+        _, nn = tree.query(np.radians(np.c_[jobs.lat[shown_jobs], jobs.lon[shown_jobs]]), k=k_pool)
+    else:  # every employer blacklisted (a tiny county of a province run): nothing is shown
+        nn = np.zeros((0, k_pool), dtype=np.int64)
     pj = np.repeat(shown_jobs, k_pool)
     pw = nn.ravel()
     d = haversine_km(jobs.lat[pj], jobs.lon[pj], workers.lat[pw], workers.lon[pw])

@@ -8,7 +8,8 @@ decides who is shown what, and the behavioural model below decides what follows.
 
 Each day, at 08:00 market time
     1. **Open jobs**: posted before now, not started (a job without a start time stays open three
-       days after posting), slots left, employer not blacklisted.
+       days after posting; one without a posting time is posted three days before its start), slots
+       left, employer not blacklisted.
     2. **Candidates**: each open job's ``candidates_per_job`` nearest workers able to do the trade
        within ``max_km`` (:class:`matcher.retrieval.CandidateRetriever`), eligible under every hard
        constraint, not shown that job before, and not busy on any of its days (they would not apply).
@@ -17,7 +18,8 @@ Each day, at 08:00 market time
     3. **The policy** shows each job to up to ``slate_size`` of them:
        ``random`` (uniformly at random: a floor), ``relevance`` (the scorer's top ``slate_size`` per job,
        what ``/v1/rank`` does today), ``slates`` (:func:`matcher.slates.plan_slates` on the calibrated
-       P(completed) from :func:`models.calibration.p_match`; at most ``max_per_worker`` offers per
+       P(completed) from :func:`models.calibration.p_match`, discounted for the offers each worker
+       holds by :func:`matcher.slates.exposure_discount`, as ``POST /v1/slates`` does; at most ``max_per_worker`` offers per
        worker, counting their shows of the last ``window_hours``, :func:`matcher.slates.held_offers`;
        with ``long_waiting_share`` > 0 that minimum share of places for workers whose last hire is at
        least ``long_waiting_days`` ago, :func:`matcher.slates.long_waiting_workers`).
@@ -72,7 +74,14 @@ from features.registry import column
 from gigmatch.core.contract import Market
 from gigmatch.core.defaults import DEFAULT_MAX_KM
 from matcher.retrieval import CandidateRetriever
-from matcher.slates import exposure_figures, gini, held_offers, long_waiting_workers, plan_slates
+from matcher.slates import (
+    exposure_discount,
+    exposure_figures,
+    gini,
+    held_offers,
+    long_waiting_workers,
+    plan_slates,
+)
 from models.calibration import p_match
 
 POLICIES = ("random", "relevance", "slates")
@@ -81,6 +90,7 @@ PLAN_HOUR = 8  # the day's showing is planned at 08:00 market time
 OPEN_WITHOUT_START_DAYS = 3  # a job with no start time stays open this long after posting
 OFFER_ROUNDS = 2  # offer rounds per day: a refused offer passes to the next applicant once, then waits a day
 ACTIVE_WINDOW_DAYS = 7
+HORIZON_EXTRA_DAYS = 60  # work days tracked past the last replayed day
 
 DAY_COLUMNS = (
     "day",
@@ -98,6 +108,8 @@ DAY_COLUMNS = (
     "share_shows_long_waiting",
     "share_shown_jobs_no_application",
     "plan_gap",
+    "plan_method",
+    "plan_solves",
 )
 
 
@@ -260,9 +272,11 @@ def replay_market(market: Market, scorer, config: ReplayConfig, progress=None) -
         else np.full(len(J), np.nan)
     )
     end_s = np.where(end_s < -9e9, np.nan, end_s)  # NaT
-    posted = np.where(
-        np.isnan(J.posted_s), np.nanmin(J.posted_s) if np.isfinite(J.posted_s).any() else 0.0, J.posted_s
-    )
+    # a job without posted_at counts as posted OPEN_WITHOUT_START_DAYS before its start; with neither,
+    # at the earliest time the market knows of
+    posted = np.where(np.isnan(J.posted_s), J.start_s - OPEN_WITHOUT_START_DAYS * DAY_S, J.posted_s)
+    known = np.r_[posted[np.isfinite(posted)], J.start_s[np.isfinite(J.start_s)]]
+    posted = np.where(np.isnan(posted), known.min() if len(known) else 0.0, posted)
     if config.start is not None:
         day0 = pd.Timestamp(config.start).normalize()
     else:
@@ -270,9 +284,11 @@ def replay_market(market: Market, scorer, config: ReplayConfig, progress=None) -
     day0_s = day0.value / 1e9
     start = np.where(np.isnan(J.start_s), posted + OPEN_WITHOUT_START_DAYS * DAY_S, J.start_s)
     end = np.where(np.isnan(end_s), start + 9 * 3600.0, np.maximum(end_s, start))
-    first_day = np.maximum(_day_index(start, day0_s), 0)
-    last_day = np.maximum(_day_index(end, day0_s), first_day)
-    horizon = int(config.days + max(0, int(last_day.max())) + 2)
+    # work days as replay day indices, clipped to a horizon past the replay (a job running on beyond it
+    # keeps its workers busy to the horizon, which no replayed day can see past anyway)
+    horizon = int(config.days) + HORIZON_EXTRA_DAYS
+    first_day = np.clip(_day_index(start, day0_s), 0, horizon)
+    last_day = np.clip(_day_index(end, day0_s), first_day, horizon)
 
     events = market.events
     before = events[pd.to_datetime(events["ts"]) < day0] if len(events) else events
@@ -306,7 +322,7 @@ def replay_market(market: Market, scorer, config: ReplayConfig, progress=None) -
         row["open_slots"] = int((J.headcount[rows_open] - filled[rows_open]).sum())
         chosen_j = chosen_w = np.zeros(0, np.int64)
         day_cand = np.zeros(n_w, dtype=bool)
-        gap = 0.0
+        gap, method, solves = 0.0, None, 0
         if len(rows_open):
             Jo = J.take(rows_open)
             Jo1 = dataclasses.replace(Jo, headcount=np.ones(len(rows_open), dtype=np.int64))
@@ -315,12 +331,7 @@ def replay_market(market: Market, scorer, config: ReplayConfig, progress=None) -
             key = pj * n_w + pw
             fresh = ~np.isin(key, np.fromiter(shown_pairs, np.int64, len(shown_pairs)))
             # a worker busy on any of the job's days would not take it: not a candidate
-            days_span = [busy[pw, np.minimum(first_day[pj] + k, horizon)] for k in range(6)]
-            span_len = np.minimum(last_day[pj] - first_day[pj], 5)
-            is_busy = np.zeros(len(pj), dtype=bool)
-            for k, col in enumerate(days_span):
-                is_busy |= col & (k <= span_len)
-            keep = fresh & ~is_busy
+            keep = fresh & ~_busy_on_any_day(busy, pw, first_day[pj], last_day[pj])
             lj, pj, pw = lj[keep], pj[keep], pw[keep]
             batch = build_pairs(Jo, W, lj, pw, history=H, asof_s=now, max_km=config.max_km)
             el = batch.eligible
@@ -335,8 +346,9 @@ def replay_market(market: Market, scorer, config: ReplayConfig, progress=None) -
                 elif config.policy == "relevance":
                     pick = _top_k_per_job(pj, scorer.score(X), k)
                 else:
-                    p = p_match(scorer, X)
                     held = held_offers(H, all_w, now, config.window_hours)
+                    p = p_match(scorer, X)  # discounted for offers held: the API's probability model
+                    p = np.round(p * exposure_discount(p, held[pw]), 6)
                     plan = plan_slates(
                         lj,
                         pw,
@@ -350,6 +362,7 @@ def replay_market(market: Market, scorer, config: ReplayConfig, progress=None) -
                         long_waiting_share=config.long_waiting_share,
                     )
                     pick, gap = plan.chosen, plan.gap
+                    method, solves = plan.method, plan.solves
                 chosen_j, chosen_w = pj[pick], pw[pick]
                 Xs, ds = X[pick], d_km[pick]
         cand_days.append(day_cand)
@@ -412,6 +425,8 @@ def replay_market(market: Market, scorer, config: ReplayConfig, progress=None) -
                 if len(shown_jobs)
                 else 0.0,
                 "plan_gap": round(gap, 6),
+                "plan_method": method,
+                "plan_solves": solves,
             }
         )
         for k_ in ("hires", "completions", "no_shows", "applications"):
@@ -442,6 +457,16 @@ def replay_market(market: Market, scorer, config: ReplayConfig, progress=None) -
     summary["model_version"] = scorer.version
     summary["seconds"] = round(time.perf_counter() - t0, 2)
     return ReplayResult(days, summary, events_out)
+
+
+def _busy_on_any_day(busy: np.ndarray, worker: np.ndarray, first: np.ndarray, last: np.ndarray) -> np.ndarray:
+    """Whether each worker is committed on any day ``first..last`` (replay day indices), shape (n,)."""
+    last = np.minimum(last, busy.shape[1] - 1)
+    out = np.zeros(len(worker), dtype=bool)
+    for k in range(int((last - first).max(initial=-1)) + 1):
+        m = first + k <= last
+        out[m] |= busy[worker[m], first[m] + k]
+    return out
 
 
 def _behave(seed, day, pj, pw, X, d, W, J, traits, filled, first_day, last_day, busy, horizon):
@@ -493,11 +518,7 @@ def _behave(seed, day, pj, pw, X, d, W, J, traits, filled, first_day, last_day, 
             break
         # each worker takes the best offer, if free that day and on every day of the job
         ow = pw[offers]
-        span_busy = np.zeros(len(offers), dtype=bool)
-        for k in range(6):
-            dd = np.minimum(first_day[pj[offers]] + k, horizon)
-            span_busy |= busy[ow, dd] & (first_day[pj[offers]] + k <= last_day[pj[offers]])
-        ok = ~span_busy & ~took_today[ow]
+        ok = ~_busy_on_any_day(busy, ow, first_day[pj[offers]], last_day[pj[offers]]) & ~took_today[ow]
         refused[offers[~ok]] = True
         offers = offers[ok]
         if not len(offers):
@@ -509,10 +530,10 @@ def _behave(seed, day, pj, pw, X, d, W, J, traits, filled, first_day, last_day, 
         refused[o[~first]] = True
         hired[take] = True
         took_today[pw[take]] = True
-        for k in range(6):
-            dd = first_day[pj[take]] + k
-            m = dd <= np.minimum(last_day[pj[take]], horizon)
-            busy[pw[take][m], dd[m]] = True
+        first_t, last_t = first_day[pj[take]], np.minimum(last_day[pj[take]], busy.shape[1] - 1)
+        for k in range(int((last_t - first_t).max(initial=-1)) + 1):  # every day of each job taken
+            m = first_t + k <= last_t
+            busy[pw[take][m], first_t[m] + k] = True
     p_complete = traits["reliability"][pw] * np.exp(-d / 150.0)
     completed = hired & (pair_uniform(seed, pj, pw, "complete") < p_complete)
     return applied, hired, completed, declined

@@ -21,8 +21,12 @@ the eligible workers' minimums are met, the radius that would reach enough eligi
 workers the job's *own* certificate requirement excludes (found by checking the pairs again with
 the job's own requirements removed, so through the same eligibility rule).
 
-Decision: the scorer's output is a ranking score, not a calibrated acceptance probability, so the
-wage suggestion rests on the workers' stated minimums only.
+Where the scorer has a calibration (:func:`models.calibration.p_match`: every trained model and the
+heuristic), a job's answer also carries ``expected_completions``: the calibrated P(completed) summed
+over the eligible workers who would take the wage, and the wage suggestion carries the same sum with
+that wage offered (the pairs' features computed again with the job paying it). The wage itself is
+set by the workers' stated minimums: the model can say how likely those who accept are to complete,
+not that a worker would accept below their own minimum.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from features.pairs import PairBatch, build_pairs
 from features.registry import FEATURE_INDEX
 from gigmatch.core.labels import en, zh
 from matcher.retrieval import CandidateRetriever, GeoIndex
+from models.calibration import p_match
 from service.store import Snapshot
 
 JOBS_PER_WORKER = 30  # nearest open jobs checked per worker
@@ -104,6 +109,14 @@ def _n(count, noun: str) -> str:
     """``"1 open job"``, ``"3 open jobs"``."""
     count = int(count)
     return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
+def _calibrated(scorer, X: np.ndarray, score: np.ndarray) -> np.ndarray | None:
+    """P(completed) of each pair from the scorer's calibration, or None for a scorer without one."""
+    try:
+        return p_match(scorer, X, score)
+    except ValueError:  # a model trained before calibration existed: no probability to add up
+        return None
 
 
 def _round_km(d: float) -> int:
@@ -306,8 +319,14 @@ def job_answers(
     min_wage = W.min_daily_wage[pw]
     takes = elig & (np.isnan(min_wage) | np.isnan(wage) | (min_wage <= wage))
     score = np.zeros(len(pj))
+    p_done = np.zeros(len(pj))  # calibrated P(completed) of eligible pairs (0 elsewhere)
+    calibrated = True
     if elig.any():
         score[elig] = scorer.score(b.X[elig])
+        p = _calibrated(scorer, b.X[elig], score[elig])
+        calibrated = p is not None
+        if calibrated:
+            p_done[elig] = p
     # the shortlist: those who would take the wage first, then the rest, best score first
     rank_key = score + np.where(takes, 1e6, 0.0)
     top = np.flatnonzero(elig)[_top_per_group(q[elig], rank_key[elig], limit)]
@@ -350,6 +369,39 @@ def job_answers(
         b2 = build_pairs(J2, W, pj[idx], pw[idx], history=snap.history, asof_s=asof_s, max_km=max_km)
         freed[idx] = b2.eligible
     n_freed = cnt(freed)
+    expected = np.bincount(q[takes], weights=p_done[takes], minlength=m)
+    # the wage that meets enough eligible workers' minimums, and what the model expects at it:
+    # the eligible pairs re-checked with that wage offered (a what-if through the same features)
+    order = np.argsort(q, kind="stable")
+    starts = np.searchsorted(q[order], np.arange(m + 1))
+    need = np.full(m, np.nan)
+    for k in range(m):
+        j = rows[k]
+        mine = order[starts[k] : starts[k + 1]]
+        mins = np.sort(np.nan_to_num(min_wage[mine[elig[mine]]], nan=0.0))
+        slots_k = int(open_slots[k])
+        if len(mins) >= slots_k and not np.isnan(J.daily_wage[j]) and mins[slots_k - 1] > J.daily_wage[j]:
+            need[k] = float(np.ceil(mins[slots_k - 1]))
+    expected_at_need = np.full(m, np.nan)
+    asked = elig & ~np.isnan(need[q]) if len(q) else elig
+    if calibrated and asked.any():
+        wages = J.daily_wage.copy()
+        wages[rows[~np.isnan(need)]] = need[~np.isnan(need)]
+        idx = np.flatnonzero(asked)
+        b_need = build_pairs(
+            replace(J, daily_wage=wages),
+            W,
+            pj[idx],
+            pw[idx],
+            history=snap.history,
+            asof_s=asof_s,
+            max_km=max_km,
+        )
+        p_need = _calibrated(scorer, b_need.X, scorer.score(b_need.X))
+        if p_need is not None:
+            accept = np.isnan(min_wage[idx]) | (min_wage[idx] <= need[q[idx]])
+            expected_at_need = np.bincount(q[idx][accept], weights=p_need[accept], minlength=m)
+            expected_at_need[np.isnan(need)] = np.nan
     per_job: list[list[dict]] = [[] for _ in range(m)]
     for i in top:
         per_job[q[i]].append(
@@ -363,8 +415,6 @@ def job_answers(
     seen: list[list[str]] = [[] for _ in range(m)]
     for k, w in zip(q[elig], W.ids[pw[elig]], strict=True):
         seen[k].append(str(w))
-    order = np.argsort(q, kind="stable")
-    starts = np.searchsorted(q[order], np.arange(m + 1))
     contents = []
     for k in range(m):
         code = str(reason[k])
@@ -374,17 +424,23 @@ def job_answers(
             mine = order[starts[k] : starts[k + 1]]
             j = rows[k]
             mins = np.sort(np.nan_to_num(min_wage[mine[elig[mine]]], nan=0.0))
-            if len(mins) >= slots and not np.isnan(J.daily_wage[j]) and mins[slots - 1] > J.daily_wage[j]:
-                need = float(np.ceil(mins[slots - 1]))
-                change.append(
-                    {
-                        "code": "raise_wage",
-                        "daily_wage": need,
-                        "workers": int(np.sum(mins <= need)),
-                        "text": f"日工资提高到{need:.0f}元，附近{int(np.sum(mins <= need))}位符合条件的工人会接受",
-                        "text_en": f"a daily wage of {need:.0f} yuan meets the minimum of {_n(np.sum(mins <= need), 'eligible worker')} nearby",
-                    }
-                )
+            if not np.isnan(need[k]):
+                wage_k = float(need[k])
+                n_ok = int(np.sum(mins <= wage_k))
+                suggestion = {
+                    "code": "raise_wage",
+                    "daily_wage": wage_k,
+                    "workers": n_ok,
+                    "expected_completions": None,
+                    "text": f"日工资提高到{wage_k:.0f}元，附近{n_ok}位符合条件的工人会接受",
+                    "text_en": f"a daily wage of {wage_k:.0f} yuan meets the minimum of {_n(n_ok, 'eligible worker')} nearby",
+                }
+                if not np.isnan(expected_at_need[k]):
+                    e = round(float(expected_at_need[k]), 2)
+                    suggestion["expected_completions"] = e
+                    suggestion["text"] += f"（模型预计约{e:g}人能完工）"
+                    suggestion["text_en"] += f" (the model expects about {e:g} completed)"
+                change.append(suggestion)
             d = np.sort(b.distance_km[mine[reach[mine]]])
             if len(d) >= slots and d[slots - 1] > max_km:
                 r = _round_km(d[slots - 1])
@@ -427,6 +483,8 @@ def job_answers(
                 "message_en": message_en,
                 "open_slots": slots,
                 "eligible_workers": int(n_elig[k]),
+                # calibrated P(completed) summed over the eligible workers who would take the wage
+                "expected_completions": round(float(expected[k]), 2) if calibrated else None,
                 "workers": per_job[k],
                 "what_would_change": change,
             }

@@ -57,6 +57,8 @@ class CaseBook:
         self._seq = 0  # the last history row applied
         while rows := repo.read_stream(HISTORY_STREAM, after=self._seq, limit=5000):
             self._seq = rows[-1][0]
+        # by key; replaced as a whole on every change, never mutated in place, so a reader may iterate
+        # the dict it took without a lock
         self.cases: dict[str, dict] = repo.read_records(CASE_KIND)
         self.version = 0  # bumped on every change; caches keyed on it
         self._blocked_cache: tuple | None = None
@@ -70,10 +72,10 @@ class CaseBook:
         """
         while rows := self.repo.read_stream(HISTORY_STREAM, after=self._seq, limit=5000):
             with self._lock:
-                for _, row in rows:
-                    case = row.get("case")
-                    if case is not None:
-                        self.cases[case_key(case["kind"], case["id"])] = case
+                fresh = {
+                    case_key(r["case"]["kind"], r["case"]["id"]): r["case"] for _, r in rows if "case" in r
+                }
+                self.cases = {**self.cases, **fresh}  # a new dict: readers keep a consistent one
                 self._seq = max(self._seq, rows[-1][0])
                 self.version += 1
 
@@ -136,8 +138,8 @@ class CaseBook:
         ]
         self.repo.append(HISTORY_STREAM, history)
         with self._lock:
-            for case, _ in changes:
-                self.cases[case_key(case["kind"], case["id"])] = case
+            # copy on write: threads iterating the previous dict (the loop, the stats) are not disturbed
+            self.cases = {**self.cases, **{case_key(c["kind"], c["id"]): c for c, _ in changes}}
             self.version += 1
 
     def _opening(self, kind: str, entity_id: str, at: float, action: str) -> tuple[dict, dict]:
@@ -216,7 +218,12 @@ class CaseBook:
         return len(self.close_many("worker", ids, "hired", at))
 
     def reconcile(
-        self, worker_ids: np.ndarray, job_ids: np.ndarray, job_state: np.ndarray, at: float
+        self,
+        worker_ids: np.ndarray,
+        job_ids: np.ndarray,
+        job_state: np.ndarray,
+        at: float,
+        is_stored=None,
     ) -> None:
         """Bring the cases in line with the stored market.
 
@@ -232,7 +239,11 @@ class CaseBook:
             ``"open"``, ``"filled"``, ``"started"`` or ``"employer_blacklisted"`` per job.
         at : float
             Now, market time in seconds.
+        is_stored : callable(kind, id) -> bool, optional
+            Asked before a case is closed ``deleted``: whether the entity is stored *now* (one stored
+            after the snapshot behind ``worker_ids``/``job_ids`` was taken must not be closed).
         """
+        still = is_stored or (lambda kind, entity_id: False)
         with self._lock:
             cases = self.cases
             changes = [
@@ -250,7 +261,10 @@ class CaseBook:
         gone = [
             c["id"]
             for c in list(cases.values())
-            if c["kind"] == "worker" and c["status"] == "open" and c["id"] not in stored_workers
+            if c["kind"] == "worker"
+            and c["status"] == "open"
+            and c["id"] not in stored_workers
+            and not still("worker", c["id"])
         ]
         self.close_many("worker", gone, "deleted", at)
         by_outcome: dict[str, list[str]] = {}
@@ -258,6 +272,8 @@ class CaseBook:
             if c["kind"] != "job" or c["status"] != "open":
                 continue
             s = job_at.get(c["id"], "deleted")
+            if s == "deleted" and still("job", c["id"]):
+                continue
             if s != "open":
                 by_outcome.setdefault(s, []).append(c["id"])
         for outcome, ids in by_outcome.items():

@@ -8,6 +8,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from gigmatch.core.times import market_now
 from service.loop.cases import CaseBook
+from service.loop.feed import publish_answer
 from service.loop.runner import ANSWER_KIND, AnswerLoop
 from service.loop.stats import followups, loop_stats
 from service.loop.webhook import WebhookSender
@@ -83,6 +84,13 @@ class LoopService:
             if url
             else None
         )
+
+    def publish_answer(self, kind: str, entity_id: str, content: dict) -> dict:
+        """Publish an answer to a worker or job now (:func:`service.loop.feed.publish_answer`), counted
+        in ``gigmatch_answers_published_total``; for other code that answers (dispatch offers)."""
+        row = publish_answer(self.store.repo, kind, entity_id, content)
+        self.published.labels(kind).inc()
+        return row
 
     def start(self) -> None:
         """Start the loop (when enabled) and the webhook sender (when configured)."""

@@ -94,6 +94,8 @@ class AnswerLoop:
         self._swept_snapshot = None
         self._last_sweep = 0.0
         self._reconciled = None
+        self._pending: dict[str, set] = {"worker": set(), "job": set()}  # neighbours due a re-answer
+        self._first_due = 0  # cases due their first answer, as the last due scan found
         self._seen_state: tuple | None = None
         self.cpu_share = cpu_share
         self._stop = threading.Event()
@@ -122,6 +124,7 @@ class AnswerLoop:
                 J.ids,
                 job_states(snap.job_open, snap.job_hired, J.headcount, J.employer_blacklisted),
                 now,
+                is_stored=self._is_stored,
             )
             self._reconciled = snap
         if self._ctx is None or self._ctx.snap is not snap:
@@ -135,19 +138,37 @@ class AnswerLoop:
             return 0  # nothing changed since the last tick: nothing can be due
         due_w, changed_w = self._due("worker", snap.worker_row, sweep)
         due_j, changed_j = self._due("job", snap.job_row, sweep)
-        # a job that opened or changed concerns the workers within reach; a worker, the jobs
+        # a job that opened or changed concerns the workers within reach; a worker, the jobs. These
+        # re-answers wait while first answers are due (a burst of new workers is answered first, and
+        # the jobs near them once, when it has passed, rather than again at every tick)
+        W = snap.workers
         if len(changed_j):
             _, near_w = snap.worker_index.within(J.lat[changed_j], J.lon[changed_j], REACH_KM)
-            due_w = self._open_rows("worker", snap.workers.ids, np.r_[due_w, near_w], due_w)
+            self._pending["worker"].update(W.ids[near_w].tolist())
         if len(changed_w):
-            W = snap.workers
             _, near_j = snap.job_index.within(W.lat[changed_w], W.lon[changed_w], REACH_FACTOR * self.max_km)
-            due_j = self._open_rows("job", J.ids, np.r_[due_j, near_j], due_j)
+            self._pending["job"].update(J.ids[near_j].tolist())
+        first_due = self._first_due
+        if not first_due and (self._pending["worker"] or self._pending["job"]):
+            rows_w = [r for i in self._pending["worker"] if (r := snap.worker_row.get(i)) is not None]
+            rows_j = [r for i in self._pending["job"] if (r := snap.job_row.get(i)) is not None]
+            self._pending = {"worker": set(), "job": set()}
+            due_w = self._open_rows("worker", W.ids, np.r_[due_w, np.asarray(rows_w, np.int64)], due_w)
+            due_j = self._open_rows("job", J.ids, np.r_[due_j, np.asarray(rows_j, np.int64)], due_j)
         published = self._answer("worker", due_w, now) + self._answer("job", due_j, now)
-        # what this tick saw; a tick cut short (MAX_PER_TICK) leaves work for the next, so it does not count
-        self._seen_state = (snap, self.cases.version) if max(len(due_w), len(due_j)) < MAX_PER_TICK else None
+        # what this tick saw; a tick cut short (MAX_PER_TICK), or with re-answers waiting, leaves work
+        # for the next, so it does not count
+        done = max(len(due_w), len(due_j)) < MAX_PER_TICK and not (
+            self._pending["worker"] or self._pending["job"]
+        )
+        self._seen_state = (snap, self.cases.version) if done else None
         self.last_tick_s = time.perf_counter() - t0
         return published
+
+    def _is_stored(self, kind: str, entity_id: str) -> bool:
+        """Whether the store holds this worker or job now (its latest snapshot)."""
+        snap = self.store.snapshot()
+        return entity_id in (snap.worker_row if kind == "worker" else snap.job_row)
 
     def _due(self, kind: str, row_of: dict, sweep: bool) -> tuple[np.ndarray, np.ndarray]:
         """(rows due an answer, unanswered first then oldest; rows opened or changed since answered)."""
@@ -167,6 +188,7 @@ class AnswerLoop:
                 changed.append(row)
             elif sweep:
                 rest.append((1, row))
+        self._first_due = (self._first_due if kind == "job" else 0) + len(first)
         first.sort()
         rest.sort()
         rows = [r for _, r in first] + [r for _, r in rest]

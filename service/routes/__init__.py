@@ -1,6 +1,6 @@
 """The API's routers, one module per resource; ``service.app`` includes them in this order."""
 
-from service.routes import assign, events, health, loop, models, rank, resources, slates, taxonomy
+from service.routes import assign, docs, events, health, loop, models, rank, resources, slates, taxonomy
 
 ROUTERS = (
     health.router,
@@ -12,4 +12,5 @@ ROUTERS = (
     taxonomy.router,
     slates.router,
     loop.router,
+    docs.router,
 )

@@ -16,6 +16,7 @@ from service.schemas import (
     RecommendResponse,
     contract_row,
 )
+from service.slates import require_calibration
 
 router = APIRouter(prefix="/v1", tags=["ranking"], dependencies=[BackendAuth], responses=ERROR_RESPONSES)
 
@@ -56,6 +57,8 @@ def rank(body: RankRequest, state: StateDep, response: Response) -> dict:
             excluded_unknown = int((idx < 0).sum())
             rows = idx[idx >= 0].astype(np.int64)
         timings: dict = {}
+        if body.exposure_aware:
+            require_calibration(scorer)
         candidates, excluded, message = rank_job(
             snap,
             scorer,

@@ -8,7 +8,7 @@ from fastapi import APIRouter, HTTPException, Path
 
 from gigmatch.core.times import market_now
 from service.deps import BackendAuth, StateDep
-from service.schemas import ERROR_RESPONSES, JobIn, Stored, WorkerIn, contract_row
+from service.schemas import ERROR_RESPONSES, JobIn, Stored, WorkerIn, contract_row, same_id
 
 router = APIRouter(
     prefix="/v1",
@@ -43,8 +43,10 @@ def put_worker(worker_id: PathId, body: WorkerIn, state: StateDep) -> dict:
 
     Fields left out take the data contract's defaults, not the stored values. Trade and certificate
     names are read through the market's vocabulary. The worker is on disk, and ranked by the next
-    request, when the response is sent. 422 for an invalid body.
+    request, when the response is sent. The body may carry ``worker_id`` (as an exported row does):
+    it must then equal the path's. 422 for an invalid body.
     """
+    same_id(body, "worker_id", worker_id)
     state.store.upsert_worker(contract_row(body, worker_id=worker_id))
     state.loop.cases.on_put("worker", worker_id, market_now())  # opens or re-opens the worker's case
     return {"id": worker_id, "status": "stored"}
@@ -71,8 +73,10 @@ def put_job(job_id: PathId, body: JobIn, state: StateDep) -> dict:
     Fields left out take the data contract's defaults, not the stored values, except ``posted_at``:
     left out, it is the time the job was first stored. Trade and certificate names are read through
     the market's vocabulary. The job is on disk, and recommended by the next request, when the
-    response is sent. 422 for an invalid body.
+    response is sent. The body may carry ``job_id`` (as an exported row does): it must then equal the
+    path's. 422 for an invalid body.
     """
+    same_id(body, "job_id", job_id)
     state.store.upsert_job(contract_row(body, job_id=job_id))
     state.loop.cases.on_put("job", job_id, market_now())  # opens, re-opens or marks the job's case changed
     return {"id": job_id, "status": "stored"}

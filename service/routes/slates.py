@@ -8,7 +8,7 @@ from fastapi import APIRouter, HTTPException
 from gigmatch.core.times import market_now
 from service.deps import BackendAuth, StateDep, work_slot
 from service.schemas import ERROR_RESPONSES, SlatesRequest, SlatesResponse
-from service.slates import plan_job_slates
+from service.slates import plan_job_slates, require_calibration
 
 router = APIRouter(prefix="/v1", tags=["ranking"], dependencies=[BackendAuth], responses=ERROR_RESPONSES)
 
@@ -22,8 +22,9 @@ def slates(body: SlatesRequest, state: StateDep) -> dict:
     in ``plan``). ``exposure`` compares the plan with relevance-only lists over the same candidates.
 
     Nothing is stored: report what was shown with ``POST /v1/events`` (``shown``), which is what the
-    next plan counts as held offers. 404 when a job id is not stored (the first named); 503 when the
-    server is busy (retry after ``Retry-After`` seconds).
+    next plan counts as held offers. 404 when a job id is not stored (the first named); 409 when the
+    serving model has no calibrated probability (trained before calibration existed: retrain it); 503
+    when the server is busy (retry after ``Retry-After`` seconds).
     """
     with work_slot(state):
         snap = state.store.snapshot()
@@ -40,6 +41,7 @@ def slates(body: SlatesRequest, state: StateDep) -> dict:
                 )
             rows = np.fromiter((snap.job_row[j] for j in wanted), dtype=np.int64, count=len(wanted))
         events = state.store.market(events=True).events if body.head_start_hours > 0 else None
+        require_calibration(state.scorer)
         result = plan_job_slates(
             snap,
             state.scorer,

@@ -213,3 +213,37 @@ def test_the_api_events_path_agrees_with_validate_table():
             EventsRequest.model_validate({"events": [row]})
         with pytest.raises(ContractError, match=f"column '{column}'"):
             validate_table(pd.DataFrame([row]), "events")
+
+
+@pytest.mark.parametrize("table", ["workers", "jobs"])
+def test_a_header_only_required_table_is_refused_naming_it(tmp_path, table):
+    # issue #20: a header-only workers table passed validate and assign "filled 0/604 slots"; with events
+    # present the error blamed events.csv
+    write(tmp_path, "workers.csv", GOOD_WORKERS)
+    write(tmp_path, "jobs.csv", "job_id,trade,lat,lon\nj1,moving,26.7,117.4\n")
+    write(tmp_path, "events.csv", "ts,job_id,worker_id,event\n2026-09-01T08:00,j1,w1,shown\n")
+    header = {"workers": "worker_id,lat,lon,skills\n", "jobs": "job_id,trade,lat,lon\n"}[table]
+    write(tmp_path, f"{table}.csv", header)
+    with pytest.raises(ContractError) as exc:
+        load_market(tmp_path)
+    singular = table[:-1]
+    assert str(exc.value) == f"{table}.csv: has a header but no rows; a market needs at least one {singular}"
+
+
+def test_an_empty_file_is_named_without_library_exception_names(tmp_path):
+    write(tmp_path, "workers.csv", "")
+    with pytest.raises(ContractError) as exc:
+        read_table(tmp_path / "workers.csv", "workers")
+    assert str(exc.value) == "workers.csv: is empty (not even a header row)"
+    (tmp_path / "jobs.parquet").write_bytes(b"PAR1 not really")
+    with pytest.raises(ContractError) as exc:
+        read_table(tmp_path / "jobs.parquet", "jobs")
+    assert str(exc.value).startswith("jobs.parquet: cannot be read (") and "Error" not in str(exc.value)
+
+
+def test_a_market_folder_that_does_not_exist_says_so(tmp_path):
+    with pytest.raises(ContractError, match=r"missing: does not exist$"):
+        load_market(tmp_path / "missing")
+    write(tmp_path, "f.csv", "x")
+    with pytest.raises(ContractError, match=r"not a market folder"):
+        load_market(tmp_path / "f.csv")

@@ -110,3 +110,17 @@ def test_hours_per_day_splits_a_night_shift():
     day0 = sec("2030-01-07")
     h = hours_per_day(np.array([sec("2030-01-07T22:00")]), np.array([sec("2030-01-08T06:00")]), day0, 3)
     assert h.tolist() == [[2.0, 6.0, 0.0]]
+
+
+def test_api_body_refuses_bad_hours_with_the_contracts_words():
+    from pydantic import ValidationError
+
+    from service.schemas import WorkerIn
+
+    ok = WorkerIn(lat=26.7, lon=117.4, skills=[], available_hours=" Mon-Fri 09:00-15:00", max_hours_per_day=6)
+    assert ok.available_hours == "mon-fri 09:00-15:00"
+    with pytest.raises(ValidationError) as err:
+        WorkerIn(lat=26.7, lon=117.4, skills=[], available_hours="mon-fry 09:00-15:00")
+    assert "available_hours" in str(err.value) and "unknown day 'fry'" in str(err.value)
+    with pytest.raises(ValidationError, match="max_hours_per_day"):
+        WorkerIn(lat=26.7, lon=117.4, skills=[], max_hours_per_day=30)

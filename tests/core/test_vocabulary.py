@@ -178,3 +178,17 @@ def test_taxonomy_export_round_trips_the_built_in_taxonomy(tmp_path):
     from gigmatch.core.contract import load_vocabulary
 
     assert load_vocabulary(tmp_path).fingerprint() == default_taxonomy().fingerprint()
+
+
+def test_the_report_counts_in_words_that_agree(tmp_path, capsys):
+    # issue #20: "1 job(s)", "1 warning(s)"
+    from gigmatch.cli import main
+    from tests.helpers import county
+
+    folder = county(tmp_path, own_vocabulary=False)
+    assert main(["validate", "--data", str(folder)]) == 0
+    out = capsys.readouterr().out
+    assert "(s)" not in out and "warning" in out
+    warnings = [line for line in out.splitlines() if line.endswith(":") and "warning" in line]
+    n = int(warnings[0].split()[0]) if warnings else 0
+    assert not warnings or warnings[0] == (f"{n} warning:" if n == 1 else f"{n} warnings:")

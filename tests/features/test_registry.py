@@ -116,6 +116,8 @@ def test_column_reads_a_named_feature_as_float64():
 # workers (scalar as-of, the API path) and for 20,000 random pairs (per-pair as-of, training). They
 # were identical before features became families; a change here is a change of feature values,
 # which trained models would silently misread: change it together with the schema and a retrain.
+# The history columns moved when the simulator gave jobs shift times (#15): completions and ratings
+# are logged at a job's end, so the same market's events carry other times; the feature code did not change.
 FINGERPRINT = {
     "distance_km": ((91067.73384, 0), (681841.9105, 0)),
     "within_travel_limit": ((9473, 0), (60108, 0)),
@@ -130,10 +132,10 @@ FINGERPRINT = {
     "certs_satisfied_frac": ((11994, 0), (63738.5, 0)),
     "restricted_without_licence": ((0, 0), (16158, 0)),
     "open_to_all": ((11994, 0), (48164, 0)),
-    "rating_shrunk": ((47937.66472, 0), (319864.4805, 0)),
-    "rating_count": ((15796.51649, 0), (104828.7279, 0)),
-    "jobs_completed": ((20666.66243, 0), (136942.7964, 0)),
-    "no_show_rate_shrunk": ((1012.293299, 0), (6678.476035, 0)),
+    "rating_shrunk": ((47937.78617, 0), (319862.8179, 0)),
+    "rating_count": ((15796.82479, 0), (104833.1023, 0)),
+    "jobs_completed": ((20666.66243, 0), (136949.1318, 0)),
+    "no_show_rate_shrunk": ((1012.293299, 0), (6677.886757, 0)),
     "apply_rate_shrunk": ((4733.494423, 0), (31510.07733, 0)),
     "hire_rate_shrunk": ((4757.209106, 0), (31970.00393, 0)),
     "shown_count": ((15427.61019, 0), (83194.18156, 0)),
@@ -142,7 +144,7 @@ FINGERPRINT = {
     "wage_vs_min": ((9427.196566, 0), (111888.7118, 0)),
     "wage_vs_trade_median": ((12515.47814, 0), (81800.68476, 0)),
     "available_at_start": ((11994, 0), (79997, 0)),
-    "days_since_last_activity": ((1338244.107, 0), (12090336.34, 0)),
+    "days_since_last_activity": ((1338279.611, 0), (12090398.04, 0)),
     "days_since_registered": ((4513630, 0), (29889160.33, 0)),
 }
 # (reason counts by code, weighted sum of flag sets, weighted sum of missing_cert + 1)

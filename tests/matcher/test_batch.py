@@ -93,9 +93,8 @@ def test_reasons_for_constructed_cases(constructed):
     unmatched = res.unmatched_workers.set_index("worker_id")
     assert set(unmatched.index) == {"welder_unlicensed", "far_away", "short_trip"}  # every worker answered
     assert unmatched.loc["welder_unlicensed", "reason"] == "jobs_need_certificate"
-    assert (
-        "welding_cert certificate would qualify you for 1 job"
-        in unmatched.loc["welder_unlicensed", "what_would_change"]
+    assert unmatched.loc["welder_unlicensed", "what_would_change"].startswith(
+        "a welding_cert certificate would qualify you for 1 job, nearest"  # not "1 job(s)" (issue #20)
     )
     assert unmatched.loc["far_away", "reason"] == "no_job_within_radius"
     assert unmatched.loc["far_away", "what_would_change"] == "a travel radius of 44 km would reach job move"
@@ -165,6 +164,7 @@ def test_cli_writes_every_output(constructed, tmp_path, capsys):
     assert list(a.columns) == ["job_id", "worker_id", "score", "distance_km"]
     html = (tmp_path / "out" / "report.html").read_text()
     assert html.count("data:image/png;base64,") == 3
+    assert "unfilled jobs by reason" in html  # says what it counts (issue #20)
     # readable Chinese labels beside the codes, never a raw Python dict (issue #13)
     assert "招满率" in html and "未招满原因" in html and "{'" not in html
     assert "filled 2/4 slots" in capsys.readouterr().out
@@ -243,3 +243,14 @@ def test_an_encoded_market_gives_the_same_batch_and_a_job_subset_the_same_featur
         J.req_code[whole.missing_cert[whole.missing_cert >= 0]],
         sub.req_code[part.missing_cert[part.missing_cert >= 0]],
     )
+
+
+def test_sentences_agree_in_number_and_article():
+    # issue #20: "a electrician_cert certificate", "1 job(s)", "none of the 1 workers ... 1 lack"
+    workers = [{"worker_id": "sparky", "lat": LAT, "lon": LON, "skills": "electrical:3"}]
+    jobs = [{"job_id": "wire", "trade": "electrical", "lat": LAT + 2 * KM, "lon": LON, "headcount": 1}]
+    res = run_batch(make_market(workers, jobs), HeuristicScorer(), max_km=15)
+    detail = res.unfilled_jobs.set_index("job_id").loc["wire", "detail"]
+    assert detail.startswith("the only worker nearby is not eligible: 1 lacks certificate electrician_cert (")
+    change = res.unmatched_workers.set_index("worker_id").loc["sparky", "what_would_change"]
+    assert change == "an electrician_cert certificate would qualify you for 1 job, nearest 2.0 km"

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from gigmatch.cli import main
-from gigmatch.core.contract import load_market
+from gigmatch.core.contract import load_market, write_market
 from matcher.batch import run_batch
 from matcher.partition import plan_partitions, read_validated, run_partitioned, write_validated
 from models.heuristic import HeuristicScorer
@@ -137,18 +137,32 @@ def test_dask_local_cluster_partitioned_run_equals_the_whole_market_run(market, 
         ) as cluster,
         distributed.Client(cluster) as client,
     ):
-        s = run_partitioned(market, tmp_path, partition_km=5, asof_s=ASOF, client=client)
-    assert len({e["worker_process_peak_rss_mb"] for e in s["partitions"]}) >= 1
+        s = run_partitioned(market, tmp_path, partition_km=10, asof_s=ASOF, client=client)
+    assert s["reconciliation"][0]["groups"]  # partitions shared workers and were reconciled on the cluster
     assert_same_run(single, tmp_path)
 
 
-def test_cli_partition_km_runs_partitioned(small_market_dir, tmp_path, capsys):
+def test_cli_partition_km_runs_partitioned(tmp_path, capsys):
+    write_market(_two_sites(), tmp_path / "m")
+    out = tmp_path / "out"
+    argv = [
+        "assign",
+        "--data",
+        str(tmp_path / "m"),
+        "--out",
+        str(out),
+        "--partition-km",
+        "2",
+        "--max-km",
+        "5",
+    ]
+    assert main(argv) == 0
+    s = json.loads((out / "summary.json").read_text())
     assert (
-        main(["assign", "--data", str(small_market_dir), "--out", str(tmp_path), "--partition-km", "8"]) == 0
-    )
-    s = json.loads((tmp_path / "summary.json").read_text())
-    assert s["partition_km"] == 8 and len(s["partitions"]) > 1
-    assert "partitions" in capsys.readouterr().out
+        s["partition_km"] == 2 and len(s["partitions"]) == 3 and s["filled"] == 2
+    )  # y lives in a third cell
+    assert {"assignments.csv", "assignments.parquet", "report.html"} <= {f.name for f in out.iterdir()}
+    assert "3 partitions of 2 km (optimum proven)" in capsys.readouterr().out
 
 
 def test_cli_refuses_a_bad_partition_size(small_market_dir, tmp_path, capsys):
@@ -156,3 +170,15 @@ def test_cli_refuses_a_bad_partition_size(small_market_dir, tmp_path, capsys):
         main(["assign", "--data", str(small_market_dir), "--out", str(tmp_path), "--partition-km", "0"])
     assert exc.value.code == 2
     assert "--partition-km" in capsys.readouterr().err
+
+
+def test_without_a_certificate_the_shared_partitions_are_solved_whole(tmp_path, monkeypatch):
+    import matcher.partition as partition
+
+    monkeypatch.setattr(partition, "RECONCILE_MAX_ROUNDS", 0)  # no pricing round: straight to the fallback
+    m = _two_sites()
+    single = run_batch(m, HeuristicScorer(), asof_s=ASOF, max_km=5)
+    s = run_partitioned(m, tmp_path, partition_km=2, asof_s=ASOF, max_km=5)
+    group = s["reconciliation"][0]["groups"][0]
+    assert group["certified"] is False and group["solved_whole_edges"] == 3
+    assert_same_run(single, tmp_path)

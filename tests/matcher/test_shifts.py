@@ -206,3 +206,20 @@ def test_a_job_over_several_days_is_a_daily_shift():
     assert hours(s[3]) == 22 and hours(e[3]) == 30  # one night shift
     assert hours(s[4]) == 8 and hours(e[4]) == 24  # no end: the rest of the start day
     assert hours(s[5]) == 0 and hours(e[5]) == 24  # no start: the whole as-of day
+
+
+def test_a_large_mip_runs_in_a_child_process_with_the_same_answer(monkeypatch):
+    """Large models run in a child that is stopped after the time limit; the answer is the same."""
+    import matcher.shifts as shifts
+
+    rng = np.random.default_rng(9)
+    start = rng.integers(0, 48, 15) * 3600.0
+    end = start + rng.integers(2, 9, 15) * 3600.0
+    pj, pw = np.nonzero(rng.random((15, 10)) < 0.5)
+    weight = rng.uniform(0.05, 1, len(pj))
+    args = (pj, pw, weight, rng.integers(1, 3, 15), 10, single_shifts(start, end))
+    here = solve_shifts(*args, time_limit_s=30)
+    monkeypatch.setattr(shifts, "IN_PROCESS_MAX_COLUMNS", 0)
+    child = solve_shifts(*args, time_limit_s=30)
+    assert here.method == child.method == "mip"
+    assert child.objective_value == pytest.approx(here.objective_value) and child.optimality_gap == 0.0

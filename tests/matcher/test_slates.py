@@ -203,5 +203,38 @@ def test_exposure_discount_matches_the_binomial_expectation():
     from matcher.slates import exposure_discount
 
     p, k = np.array([0.0, 0.1, 0.5, 0.9, 1.0, 0.3]), np.array([3, 0, 2, 4, 2, 6])
-    expected = [sum(binom.pmf(n, kk, pp) / (1 + n) for n in range(kk + 1)) for pp, kk in zip(p, k, strict=True)]
+    expected = [
+        sum(binom.pmf(n, kk, pp) / (1 + n) for n in range(kk + 1)) for pp, kk in zip(p, k, strict=True)
+    ]
     assert np.allclose(exposure_discount(p, k), expected)
+
+
+def gap_instance():
+    """An instance with tied probabilities where the multiplier meets a duality gap (seed 104)."""
+    rng = np.random.default_rng(104)
+    nj, nw = int(rng.integers(3, 10)), int(rng.integers(5, 25))
+    job, worker = np.nonzero(rng.random((nj, nw)) < 0.5)
+    p = rng.integers(1, 4, len(job)) / 10
+    lw = rng.random(nw) < 0.4
+    kw = dict(slate_size=int(rng.integers(1, 4)), max_per_worker=1, long_waiting=lw)
+    return job, worker, p, nj, nw, kw, float(rng.uniform(0.3, 0.9))
+
+
+def test_duality_gap_goes_to_the_mip_and_survives_its_time_limit(monkeypatch):
+    from matcher.slates import _Stage
+
+    job, worker, p, nj, nw, kw, share = gap_instance()
+    plan = plan_slates(job, worker, p, nj, nw, long_waiting_share=share, **kw)
+    assert plan.method == "mip" and plan.gap == 0
+    units = np.round(p * P_UNITS)
+    need = plan.long_waiting_required
+    best, _ = mip_optimum(
+        job, worker, units, np.full(nj, kw["slate_size"]), np.ones(nw), kw["long_waiting"][worker], need
+    )
+    assert round(plan.total_p * P_UNITS) == round(best)
+    # a MIP that stops at its time limit without a plan: the Lagrangian plan is kept, feasible, gap reported
+    monkeypatch.setattr(_Stage, "mip", lambda self, need: (None, None))
+    fallback = plan_slates(job, worker, p, nj, nw, long_waiting_share=share, **kw)
+    assert fallback.method == "lagrangian" and fallback.long_waiting_places >= need
+    assert fallback.gap > 0 and fallback.bound >= best / P_UNITS - 1e-9
+    check_caps(fallback, job, worker, nj, nw, kw["slate_size"], 1)

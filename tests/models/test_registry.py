@@ -67,6 +67,13 @@ def test_promote_refuses_a_worse_model_unless_forced(registry, small_market_dir)
     result = promote(root, worse.version, force=True)
     assert result["forced"] and reg.current() == worse.version
     assert reg.rollback() == good_version and reg.current() == good_version
+    # the CLI takes VERSION before or after the flags (issue #20)
+    assert main(["models", "promote", "--registry", str(root), worse.version, "--force"]) == 0
+    assert reg.current() == worse.version
+    assert main(["models", "rollback", "--registry", str(root)]) == 0 and reg.current() == good_version
+    assert main(["models", "promote", worse.version, "--force", "--registry", str(root)]) == 0
+    assert reg.current() == worse.version
+    assert reg.rollback() == good_version
     with pytest.raises(RegistryError, match="nothing to roll back"):
         reg.rollback()
 
@@ -88,9 +95,14 @@ def test_schema_mismatch_and_corrupt_artifacts_are_refused(registry, tmp_path):
 
 
 def test_cold_start_uses_the_heuristic_and_says_so(tmp_path):
-    for path in (None, tmp_path / "missing", tmp_path):
+    (tmp_path / "registry" / "versions").mkdir(parents=True)  # a registry with no model yet
+    (tmp_path / "empty").mkdir()
+    for path in (None, tmp_path / "empty", tmp_path / "registry"):
         scorer = load_scorer(path)
         assert isinstance(scorer, HeuristicScorer) and scorer.version == "heuristic-v1"
+    # a path that does not exist is a mistake (issue #20), never a silent cold start
+    with pytest.raises(RegistryError, match=r"missing: does not exist"):
+        load_scorer(tmp_path / "missing")
     (tmp_path / "junk.txt").write_text("x")
     with pytest.raises(RegistryError, match="neither a model registry nor a model version"):
         load_scorer(tmp_path)
@@ -133,6 +145,10 @@ def test_cli_score_evaluate_and_list(registry, small_market_dir, tmp_path, capsy
     )
     assert main(["models", "list", "--registry", str(root)]) == 0
     assert f"* {Registry(root).current()}" in capsys.readouterr().out
+    # the text report names every scorer in full (it cut them at 16 characters: issue #20)
+    assert main(["evaluate", "--model", str(root), "--data", str(small_market_dir)]) == 0
+    table = capsys.readouterr().out
+    assert f"model ({Registry(root).current()})" in table and "heuristic" in table
 
 
 def test_cli_score_refuses_unknown_ids(registry, small_market_dir, tmp_path, capsys):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sqlite3
 import threading
@@ -128,6 +129,34 @@ def test_events_are_idempotent(server):
         assert r.status_code == 422 and "rating" in r.json()["detail"]
 
 
+def test_events_about_unknown_workers_or_jobs_are_refused_naming_the_row(server):
+    # issue #20: {"worker_id": "nobody"} was accepted while `validate` refuses the same row in a file
+    ev = {"ts": "2026-11-20T09:00:00", "job_id": "j000001", "worker_id": "w000001", "event": "shown"}
+    with server.client() as c:
+        batch = [{**ev, "event_id": f"u-{i}"} for i in range(500)]
+        batch[321] = {**ev, "worker_id": "nobody", "event_id": "u-321"}
+        batch[400] = {**ev, "job_id": "no-such-job", "event_id": "u-400"}
+        r = c.post("/v1/events", json={"events": batch})
+        assert r.status_code == 422
+        assert r.json()["detail"] == "events.321.worker_id: unknown worker 'nobody'"
+        assert r.json()["errors"][0]["loc"] == ["body", "events", 321, "worker_id"]
+        batch[321] = {**ev, "event_id": "u-321"}
+        r = c.post("/v1/events", json={"events": batch})
+        assert r.status_code == 422 and r.json()["detail"] == "events.400.job_id: unknown job 'no-such-job'"
+        # nothing of a refused batch was stored: the same batch, corrected, is accepted in full
+        batch[400] = {**ev, "event_id": "u-400"}
+        assert c.post("/v1/events", json={"events": batch}).json() == {"accepted": 500, "duplicates": 0}
+        # a worker stored through the API is known from the next request on; once deleted, not any more
+        assert (
+            c.put("/v1/workers/late-comer", json={"lat": 26.7, "lon": 117.4, "skills": []}).status_code == 200
+        )
+        late = {**ev, "worker_id": "late-comer", "event_id": "late-1"}
+        assert c.post("/v1/events", json={"events": [late]}).json() == {"accepted": 1, "duplicates": 0}
+        assert c.delete("/v1/workers/late-comer").status_code == 200
+        r = c.post("/v1/events", json={"events": [{**late, "event_id": "late-2"}]})
+        assert r.status_code == 422 and "unknown worker 'late-comer'" in r.json()["detail"]
+
+
 def test_put_delete_and_recommend_never_shows_deleted_jobs(server):
     with server.client() as c:
         worker = {
@@ -195,6 +224,85 @@ def test_metrics_and_openapi(server):
             if "requestBody" in op:
                 req = op["requestBody"]["content"]["application/json"]["schema"]["$ref"].split("/")[-1]
                 assert spec["components"]["schemas"][req].get("examples"), f"{req} has no example"
+
+
+def test_a_body_may_carry_its_own_id(server):
+    # issue #20: an exported row with its own worker_id/job_id got "Extra inputs are not permitted"
+    worker = {"worker_id": "own-id", "lat": 26.7, "lon": 117.4, "skills": ["moving"]}
+    job = {"job_id": "own-job", "trade": "moving", "lat": 26.7, "lon": 117.4, "start_time": SOON}
+    with server.client() as c:
+        assert c.put("/v1/workers/own-id", json=worker).json() == {"id": "own-id", "status": "stored"}
+        r = c.put("/v1/workers/other-id", json=worker)
+        assert r.status_code == 422
+        assert r.json()["detail"] == "worker_id: 'own-id' in the body differs from 'other-id' in the path"
+        assert c.put("/v1/jobs/own-job", json=job).status_code == 200
+        r = c.put("/v1/jobs/else", json=job)
+        assert r.status_code == 422 and r.json()["detail"].startswith("job_id: 'own-job' in the body differs")
+        # inline in rank/recommend the entity is scored as sent; its own id is ignored
+        ranked = c.post("/v1/rank", json={"job": {**job, "job_id": "j000001"}, "limit": 3})
+        assert ranked.status_code == 200
+        plain = c.post("/v1/rank", json={"job": job, "limit": 3}).json()
+        assert ranked.json()["candidates"] == plain["candidates"]
+        assert c.post("/v1/recommend", json={"worker": worker}).status_code == 200
+        assert (
+            c.delete("/v1/workers/own-id").status_code == 200
+            and c.delete("/v1/jobs/own-job").status_code == 200
+        )
+
+
+def test_docs_page_and_its_assets_are_served_from_this_host(server):
+    # issue #20: /docs loaded Swagger UI from a CDN and was a blank page on a closed network
+    with server.client(None) as c:
+        page = c.get("/docs")
+        assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+        html = page.text
+        assert "http://" not in html and "https://" not in html  # nothing off-host, not even a font
+        urls = re.findall(r"""(?:src|href)=["']([^"']+)["']""", html) + re.findall(r"url: ?'([^']+)'", html)
+        assert {"/docs/assets/swagger-ui-bundle.js", "/docs/assets/swagger-ui.css", "/openapi.json"} <= set(
+            urls
+        )
+        for url in urls:
+            assert url.startswith("/") and not url.startswith("//"), url
+            r = c.get(url)
+            assert r.status_code == 200, url
+            if url.endswith(".css"):
+                refs = re.findall(r"url\(\s*['\"]?([^'\")]+)", r.text)
+                assert all(ref.startswith("data:") or "://" not in ref for ref in refs), refs
+        assert (
+            c.get("/docs/assets/swagger-ui-bundle.js").headers["content-type"].startswith("text/javascript")
+        )
+        assert len(c.get("/docs/assets/swagger-ui-bundle.js").content) > 500_000  # the real bundle
+        assert c.get("/docs/assets/../../app.py").status_code == 404
+        assert c.get("/docs/assets/index.html").status_code == 404
+        assert c.get("/redoc").status_code == 404  # not served: its bundle fetches a logo from a CDN
+        assert "validatorUrl" in html  # Swagger UI's online validator is switched off
+
+
+def test_metrics_file_every_answer_under_its_route(server):
+    # issue #20: /openapi.json, /docs and 413 answers were filed under endpoint="unmatched"
+    blob = b"x" * 3_000_000
+    json_type = {"Content-Type": "application/json"}
+    with server.client() as c:  # refused on Content-Length, before routing; the server then hangs up
+        assert c.post("/v1/events", content=blob, headers=json_type).status_code == 413
+    with server.client() as c:  # chunked, refused once the limit is read
+        chunks = (blob[i : i + 65536] for i in range(0, len(blob), 65536))
+        assert c.put("/v1/workers/w1", content=chunks, headers=json_type).status_code == 413
+    with server.client() as c:
+        c.get("/openapi.json")
+        c.get("/docs")
+        c.get("/docs/assets/swagger-ui.css")
+        c.get("/no/such/path")
+        text = c.get("/metrics").text
+    for endpoint, status in (
+        ("/openapi.json", "200"),
+        ("/docs", "200"),
+        ("/docs/assets/{name}", "200"),
+        ("/v1/events", "413"),
+        ("/v1/workers/{worker_id}", "413"),
+        ("unmatched", "404"),
+    ):
+        assert f'gigmatch_request_seconds_count{{endpoint="{endpoint}",status="{status}"}}' in text, endpoint
+    assert "/v1/workers/w1" not in text and "/no/such/path" not in text
 
 
 def test_acknowledged_events_survive_sigkill(small_market_dir, tmp_path):

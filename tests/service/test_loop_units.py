@@ -103,6 +103,9 @@ def test_job_answers_say_what_would_fill_the_job(store):
     assert jw["code"] == "wage_below_workers_minimum" and jw["eligible_workers"] == 3
     wage = next(c for c in jw["what_would_change"] if c["code"] == "raise_wage")
     assert wage["daily_wage"] == 180 and wage["workers"] == 2  # the 2nd-lowest minimum fills 2 slots
+    # the calibrated P(completed) of those who would take it: none at 100 yuan, two at 180 yuan
+    assert jw["expected_completions"] == 0
+    assert 0 < wage["expected_completions"] <= 2 and "模型预计" in wage["text"]
     assert {w["worker_id"] for w in jw["workers"]} == {"wa1", "wa2", "wa3"}
     assert not any(w["takes_wage"] for w in jw["workers"])
     jr = by["jr"]
@@ -240,6 +243,7 @@ def test_loop_tick_and_loop_report_cli(store, tmp_path, capsys):
         }
     )
     book.on_put("job", "jn", market_now())
+    loop.tick()  # the new job's own first answer; the workers near it are due next
     loop.tick()
     answers = read_answers(store.repo, 0, 1000)
     near_a = [a for a in answers if a.get("worker_id") == "wa2"]
@@ -257,3 +261,34 @@ def test_loop_tick_and_loop_report_cli(store, tmp_path, capsys):
     assert (tmp_path / "rep" / "loop.html").read_text().count("<img") == 2
     assert main(["loop-report", "--db", str(tmp_path / "missing.db")]) == 2
     assert "no such store file" in capsys.readouterr().err
+
+
+def test_two_replicas_share_the_loop_through_the_lease(store):
+    """Two loops over one repository: whichever holds the lease answers; the other does nothing, and
+    takes over only when the holder's lease lapses."""
+    one = AnswerLoop(store, CaseBook(store.repo), HeuristicScorer, tick_s=0.1, max_km=15.0)
+    two = AnswerLoop(store, CaseBook(store.repo), HeuristicScorer, tick_s=0.1, max_km=15.0)
+    assert one.tick() == 11 and two.tick() == 0
+    assert len(read_answers(store.repo, 0, 1000)) == 11  # each case answered once, not twice
+    # the second replica sees the first one's cases through the history stream
+    assert len(two.cases.open_ids("worker")) == 8
+    store.repo._db.execute("UPDATE leases SET expires = 0")  # the holder died: its lease lapses
+    store.upsert_worker({"worker_id": "wz", "lat": "26.7", "lon": str(A), "skills": "packaging"})
+    two.cases.on_put("worker", "wz", market_now())
+    assert two.tick() >= 1 and one.tick() == 0
+    assert [a["worker_id"] for a in read_answers(store.repo, 0, 1000) if a.get("worker_id") == "wz"] == ["wz"]
+
+
+def test_other_code_publishes_through_the_service_hub(store):
+    from prometheus_client import CollectorRegistry
+
+    from service.config import Settings
+    from service.loop.hub import LoopService
+
+    metrics = CollectorRegistry()
+    hub = LoopService(store, HeuristicScorer, Settings(answer_loop=False), metrics)
+    row = hub.publish_answer("worker", "wa1", {"code": "offer", "message": "有新的派工邀请"})
+    assert read_answers(store.repo, row["cursor"] - 1, 1)[0]["content"]["message"] == "有新的派工邀请"
+    assert metrics.get_sample_value("gigmatch_answers_published_total", {"kind": "worker"}) == 1
+    hub.update_gauges()
+    assert metrics.get_sample_value("gigmatch_followups_due") == 0

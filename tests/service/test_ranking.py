@@ -1,6 +1,7 @@
 import numpy as np
 
 from features.pairs import FEATURE_NAMES
+from matcher.explain import plural, verb, with_article
 from models.heuristic import HeuristicScorer
 from service.ranking import reasons, score_two_stage
 
@@ -48,6 +49,23 @@ def test_reasons_are_short_and_human():
         "does this trade (6 years)",
         "wants this kind of work",
         "1.2 km away",
-        "rated 4.7 (shrunk) over 15 ratings",
+        "rated about 4.7 from 15 ratings",
         "pays 20% above the worker's minimum",
     ]
+    # issue #20: "(1 years)", "over 1 ratings"
+    x[FEATURE_NAMES.index("trade_years")] = 1
+    x[FEATURE_NAMES.index("rating_count")] = np.log1p(1)
+    said = reasons(x)
+    assert said[0] == "does this trade (1 year)" and "rated about 4.7 from 1 rating" in said
+    x[FEATURE_NAMES.index("trade_years")] = 1.5
+    assert reasons(x)[0] == "does this trade (1.5 years)"
+
+
+def test_english_wording_helpers():
+    assert [plural(n, "job") for n in (0, 1, 2, 1.5)] == ["0 jobs", "1 job", "2 jobs", "1.5 jobs"]
+    assert plural(3, "worker nearby", "workers nearby") == "3 workers nearby"
+    assert with_article("electrician_cert certificate") == "an electrician_cert certificate"
+    assert with_article("health_cert certificate") == "a health_cert certificate"
+    assert with_article("Operator licence") == "an Operator licence"
+    assert with_article("健康证 certificate") == "a 健康证 certificate"
+    assert verb(1, "lacks", "lack") == "lacks" and verb(2, "lacks", "lack") == "lack"

@@ -203,3 +203,18 @@ def test_access_and_unknown_jobs(server):
     with server.client(BACKEND) as c:
         closed = c.post("/v1/slates", json={"job_ids": ["j000001"]}).json()  # started long ago
         assert closed["slates"][0]["workers"] == [] and "not open" in closed["slates"][0]["message"]
+
+
+def test_a_model_without_calibration_is_refused_with_409():
+    from fastapi import HTTPException
+
+    from models.heuristic import HeuristicScorer
+    from service.slates import require_calibration
+
+    class OldModel:  # an artifact trained before calibration: no calibration in its metadata
+        version, is_model, metadata = "old-model", True, {"version": "old-model"}
+
+    require_calibration(HeuristicScorer())  # the heuristic ships one
+    with pytest.raises(HTTPException) as exc:
+        require_calibration(OldModel())
+    assert exc.value.status_code == 409 and "old-model" in exc.value.detail

@@ -140,5 +140,55 @@ def test_cli_writes_figures_and_refuses_bad_flags(small_market_dir, tmp_path, ca
     with pytest.raises(SystemExit) as exc:
         main([*args, "--policy", "best"])
     assert exc.value.code == 2
-    assert main([*args, "--policy", "slates", "--start", "not-a-day"]) == 2
-    assert "error" in capsys.readouterr().err
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exc:  # refused while parsing, naming the flag (issue #20)
+        main([*args, "--policy", "slates", "--start", "not-a-day"])
+    assert exc.value.code == 2
+    assert "argument --start: 'not-a-day' is not a date YYYY-MM-DD" in capsys.readouterr().err
+
+
+def test_hand_made_market_without_posting_times_and_long_jobs():
+    """A market unlike the simulator's: no posted_at, a ten-day job, jobs without an end time."""
+    from tests.helpers import make_market
+
+    workers = [
+        {
+            "worker_id": f"w{i}",
+            "lat": 26.70 + 0.001 * i,
+            "lon": 117.40,
+            "skills": "moving",
+            "max_travel_km": 20,
+        }
+        for i in range(30)
+    ]
+    jobs = [
+        {
+            "job_id": "long",
+            "trade": "moving",
+            "lat": 26.70,
+            "lon": 117.40,
+            "headcount": 5,
+            "start_time": "2030-01-03T08:00",
+            "end_time": "2030-01-12T17:00",
+            "daily_wage": 300,
+        },
+        {
+            "job_id": "later",
+            "trade": "moving",
+            "lat": 26.71,
+            "lon": 117.40,
+            "headcount": 30,
+            "start_time": "2030-01-06T08:00",
+            "daily_wage": 300,
+        },
+    ]
+    market = make_market(workers, jobs)
+    for policy in POLICIES:
+        r = replay_market(market, HeuristicScorer(), ReplayConfig(policy=policy, days=6, seed=1))
+        hired = r.events[r.events["event"] == "hired"]
+        assert r.summary["hires"] == len(hired) > 0
+        # nobody hired for the ten-day job works the other job, which starts inside it
+        both = set(hired.loc[hired["job_id"] == "long", "worker_id"]) & set(
+            hired.loc[hired["job_id"] == "later", "worker_id"]
+        )
+        assert not both

@@ -1,0 +1,112 @@
+"""Province benchmark (#18): the whole-market batch run against the partitioned run on Dask, side by side.
+
+For each size (default 50,000, 200,000 and 1,000,000 workers; jobs one fifth of workers) it simulates
+a 四川省 market (``gigmatch simulate --region 四川省``, cached under ``--cache``), then runs, each in its
+own process:
+
+1. ``gigmatch assign`` (single process, the reference), and
+2. ``gigmatch assign --dask local --partition-km K`` (a LocalCluster of 2 worker processes).
+
+It prints wall time, peak RSS per process (single: the process; Dask: the driver and the largest
+worker process, from ``summary.json``), filled slots and fill rate, total score, and whether the two
+reached the same optimum (same filled count and total score). ``--skip-single-above N`` skips the
+single-process reference above N workers (it does not fit in memory at 1,000,000: the row says so).
+
+Usage: python benchmarks/bench_province.py [--sizes 50000,200000,1000000] [--days 7] [--partition-km 100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+def run(argv: list[str]) -> tuple[float, float, int]:
+    """Run ``argv``; (wall seconds, peak RSS of the process in MB, exit code)."""
+    t = time.perf_counter()
+    wrapped = [
+        sys.executable,
+        "-c",
+        "import resource, subprocess, sys; rc = subprocess.call(sys.argv[1:]); "
+        "print('PEAK_KB', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); sys.exit(rc)",
+        *argv,
+    ]
+    proc = subprocess.run(wrapped, capture_output=True, text=True)
+    wall = time.perf_counter() - t
+    peak = next((int(line.split()[1]) for line in proc.stderr.splitlines() if line.startswith("PEAK_KB")), 0)
+    if proc.returncode:
+        print(proc.stdout[-2000:], proc.stderr[-2000:], file=sys.stderr)
+    return wall, peak / 1024.0, proc.returncode
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", default="50000,200000,1000000")
+    ap.add_argument("--days", type=int, default=7)
+    ap.add_argument("--seed", type=int, default=11)
+    ap.add_argument("--partition-km", type=float, default=100.0)
+    ap.add_argument("--cache", type=Path, default=Path("/tmp/gigmatch-bench-province"))
+    ap.add_argument("--skip-single-above", type=int, default=200_000)
+    args = ap.parse_args()
+    gm = [sys.executable, "-m", "gigmatch.cli"]
+    print(f"machine: {platform.machine()}, python {platform.python_version()}, 2 Dask worker processes")
+    rows = []
+    for n in (int(x) for x in args.sizes.split(",")):
+        data = args.cache / f"sichuan_{n}_d{args.days}_s{args.seed}"
+        if not (data / "workers.csv").exists():
+            wall, peak, rc = run(
+                [*gm, "simulate", "--region", "四川省", "--workers", str(n), "--jobs", str(n // 5)]
+                + ["--days", str(args.days), "--seed", str(args.seed), "--out", str(data)]
+            )
+            print(f"\nsimulated {n} workers: {wall:.0f} s, peak {peak:.0f} MB (rc {rc})")
+        single = None
+        if n <= args.skip_single_above:
+            out = args.cache / f"out_single_{n}"
+            wall, peak, rc = run([*gm, "assign", "--data", str(data), "--out", str(out)])
+            s = json.loads((out / "summary.json").read_text()) if rc == 0 else {}
+            single = {"wall": wall, "peak": peak, "rc": rc, **s}
+        out = args.cache / f"out_dask_{n}"
+        wall, peak, rc = run(
+            [*gm, "assign", "--data", str(data), "--out", str(out), "--dask", "local"]
+            + ["--partition-km", str(args.partition_km)]
+        )
+        d = json.loads((out / "summary.json").read_text()) if rc == 0 else {}
+        dask = {"wall": wall, "peak": peak, "rc": rc, **d}
+        rows.append((n, single, dask))
+        print(
+            f"\n{n:,} workers / {n // 5:,} jobs ({d.get('slots', '?')} slots, {len(d.get('partitions', []))} partitions)"
+        )
+        if single:
+            print(
+                f"  single process : {single['wall']:7.1f} s  peak {single['peak']:7.0f} MB  filled {single.get('filled')} "
+                f"({single.get('fill_rate')})  total score {single.get('total_score')}  solver {single.get('solver_seconds')} s"
+            )
+        else:
+            print(f"  single process : skipped above {args.skip_single_above:,} workers (memory)")
+        worker_peak = max((e["worker_process_peak_rss_mb"] for e in d.get("partitions", [])), default=0)
+        certified = all(g["certified"] for r in d.get("reconciliation", []) for g in r["groups"])
+        print(
+            f"  Dask, 2 workers: {dask['wall']:7.1f} s  peak driver {d.get('driver_peak_rss_mb', 0):.0f} MB, "
+            f"largest worker {worker_peak:.0f} MB  filled {d.get('filled')} ({d.get('fill_rate')})  "
+            f"total score {d.get('total_score')}  proven optimal: {certified}"
+        )
+        if single and d:
+            same = (
+                single.get("filled") == d.get("filled")
+                and abs(single.get("total_score", 0) - d["total_score"]) < 1e-3
+            )
+            print(f"  same optimum: {same}   ratio Dask / single wall: {dask['wall'] / single['wall']:.2f}")
+    print("\nper slot (cost growing linearly with slots means a flat column):")
+    for n, single, dask in rows:
+        slots = dask.get("slots") or 1
+        s_ms = f"{1000 * single['wall'] / slots:.2f} ms" if single else "-"
+        print(f"  {n:>9,} workers: single {s_ms}, Dask {1000 * dask['wall'] / slots:.2f} ms per slot")
+
+
+if __name__ == "__main__":
+    main()
