@@ -42,7 +42,7 @@ class Server:
         places the log).
     workers : int, default=1
         ``--workers``: processes behind the one port.
-    start_timeout_s : float, default=60
+    start_timeout_s : float, default=180
         How long to wait for ``/healthz``.
     **env : str
         Extra environment variables for the server, e.g. ``GIGMATCH_MAX_INFLIGHT="1"``.
@@ -61,7 +61,7 @@ class Server:
         model: Path | None = None,
         store: str | None = None,
         workers: int = 1,
-        start_timeout_s: float = 60.0,
+        start_timeout_s: float = 180.0,
         **env: str,
     ):
         self.port = free_port()

@@ -29,9 +29,9 @@ def cmd_loop_report(args: argparse.Namespace) -> int:
     from service.loop.report import loop_page, stats_text
     from service.loop.runner import ANSWER_KIND
     from service.loop.stats import loop_stats
-    from service.store import open_store
+    from service.store import is_postgres, open_store
 
-    if not args.db.is_file():
+    if not is_postgres(args.db) and not Path(args.db).is_file():
         raise CLIError(f"--db {args.db}: no such store file")
     defaults = Settings()
     store = open_store(args.db)
@@ -66,7 +66,13 @@ def cmd_loop_report(args: argparse.Namespace) -> int:
 def register(sub) -> None:
     """Add this module's commands to the subcommand parsers ``sub``."""
     p = sub.add_parser("loop-report", help="the answer loop's figures (事事有回音) from a service store")
-    p.add_argument("--db", required=True, type=Path, help="the service's SQLite store file")
+    p.add_argument(
+        "--db",
+        "--store",
+        dest="db",
+        required=True,
+        help="the service's store: a SQLite file or a postgresql:// URL (issue #16)",
+    )
     p.add_argument("--as-of", type=_time, default=None, help="ISO time (market time); default now")
     p.add_argument("--out", type=Path, default=None, help="folder for loop.html and loop.json")
     p.add_argument(

@@ -4,6 +4,7 @@ the loop page and ``gigmatch loop-report``."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import datetime, timedelta
 
@@ -32,8 +33,10 @@ def _worker(wid, lon, **kw):
     return {"worker_id": wid, "lat": "26.7", "lon": str(lon), "skills": "packaging", **kw}
 
 
-@pytest.fixture()
-def store(tmp_path):
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(tmp_path, request):
+    """The hand-made market in a store on each backend (the loop's streams, records and leases are
+    the repository's generic ones, so they must behave the same on PostgreSQL, issue #16)."""
     workers = [
         # near A: three packers asking more than job jw pays
         _worker("wa1", A, min_daily_wage="150"),
@@ -77,7 +80,14 @@ def store(tmp_path):
             "required_certificates": "health_cert",
         },
     ]
-    s = Store(tmp_path / "units.db")
+    if request.param == "postgres":
+        from service.store.postgres import PostgresRepository
+
+        server = request.getfixturevalue("postgres")
+        name = "loop_" + hashlib.sha1(str(tmp_path).encode()).hexdigest()[:16]
+        s = Store(PostgresRepository(server.create_database(name)))
+    else:
+        s = Store(tmp_path / "units.db")
     s.seed(make_market(workers, jobs))
     yield s
     s.close()
