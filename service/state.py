@@ -98,6 +98,7 @@ class ServiceState:
         # everything that can be refused without the store is checked before the store is opened, so a
         # mistyped --model or --data leaves no empty database file behind
         check_paths(settings)
+        settings.webhook()  # a bad webhook setting stops the start with one line, before anything is loaded
         self.scorer: Scorer = load_scorer(settings.model)
         # an online experiment (issue #17): its variants' models are loaded once, here, before the store
         self.experiment: Experiment | None = (
@@ -110,7 +111,6 @@ class ServiceState:
                 "no model configured" if settings.model is None else f"no trained model in {settings.model}"
             )
             log.info("%s: serving the heuristic scorer (%s, cold start)", where, self.scorer.version)
-        settings.webhook()  # a bad webhook setting stops the start with one line, before the store opens
         created = new_store_file(settings.store_url())
         self.store: Store = open_store(settings.store_url(), events_refresh_s=settings.events_refresh_s)
         self.store.follow_s = settings.follow_s

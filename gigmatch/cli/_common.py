@@ -67,6 +67,14 @@ def existing_dir(text: str) -> Path:
     return path
 
 
+def existing_path(text: str) -> Path:
+    """An argparse type: a file or folder that exists."""
+    path = Path(text)
+    if not path.exists():
+        raise argparse.ArgumentTypeError(f"{text}: does not exist")
+    return path
+
+
 def existing_file(text: str) -> Path:
     """An argparse type: a file that exists."""
     path = Path(text)

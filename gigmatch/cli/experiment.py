@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from gigmatch.cli._common import CLIError, nonneg_int
+from gigmatch.cli._common import CLIError, existing_path, nonneg_int
 
 
 def _events(path: Path):
@@ -80,11 +80,15 @@ def cmd_experiment(args: argparse.Namespace) -> int:
 def register(sub) -> None:
     """Add ``experiment`` to the subcommand parsers ``sub``."""
     p = sub.add_parser("experiment", help="online experiments: report per-variant rates and a verdict")
-    p.add_argument("action", choices=["report"])
-    p.add_argument("--data", required=True, type=Path, help="market folder with events, or a store .db file")
+    p.add_argument(
+        "action", choices=["report"], help="what to do: report reads the log and prints the verdict"
+    )
+    p.add_argument(
+        "--data", required=True, type=existing_path, help="market folder with events, or a store .db file"
+    )
     p.add_argument(
         "--experiment", help="the experiment's JSON (or its file) to name variants; default: by policy"
     )
     p.add_argument("--seed", type=nonneg_int, default=0, help="seed of the bootstrap")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
     p.set_defaults(func=cmd_experiment)

@@ -42,6 +42,7 @@ SUBCOMMANDS = [
     ["dispatch"],
     ["store"],
     ["loop-report"],
+    ["experiment"],
     ["models"],
     ["models", "list"],
     ["models", "promote"],
