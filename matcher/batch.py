@@ -202,10 +202,70 @@ def run_batch(
     )
     unfilled = unfilled_jobs(J, pj, batch, eligible, usable, chosen, anyone_near, taxonomy, max_km)
     unmatched = unmatched_workers(W, J, H, asof, pw[chosen], scorer, worker_capacity, max_km, min_score)
+    dist = batch.distance_km[chosen]
+    summary = batch_summary(
+        J,
+        W,
+        weight,
+        chosen,
+        dist,
+        pj,
+        eligible,
+        pw[chosen],
+        unfilled,
+        unmatched,
+        objective,
+        scorer,
+        solve_s=solve_s,
+        rounds=rounds,
+        t_start=t_start,
+        max_km=max_km,
+        worker_capacity=worker_capacity,
+        min_score=min_score,
+    )
+    pairs = {
+        "job_lat": J.lat,
+        "job_lon": J.lon,
+        "worker_lat": W.lat,
+        "worker_lon": W.lon,
+        "a_job": pj[chosen],
+        "a_worker": pw[chosen],
+        "distance_km": dist,
+    }
+    return AssignmentResult(assignments, unfilled, unmatched, summary, pairs)
+
+
+def batch_summary(
+    J,
+    W,
+    weight,
+    chosen,
+    dist,
+    pj,
+    eligible,
+    matched_workers,
+    unfilled,
+    unmatched,
+    objective,
+    scorer,
+    *,
+    solve_s: float,
+    rounds: int,
+    t_start: float,
+    max_km: float,
+    worker_capacity,
+    min_score,
+) -> dict:
+    """The ``summary.json`` fields every batch run reports (one day or several: :mod:`matcher.shifts`
+    adds its own after these).
+
+    ``weight``, ``chosen``, ``pj`` and ``eligible`` are aligned with the candidate pairs (shape
+    ``(n_pairs,)``); ``dist`` holds the chosen pairs' distances, km; ``matched_workers`` the chosen
+    pairs' worker rows (a worker may appear more than once).
+    """
     slots = int(J.headcount.sum())
     filled = int(chosen.sum())
-    dist = batch.distance_km[chosen]
-    summary = {
+    return {
         "jobs": len(J),
         "workers": len(W),
         "slots": slots,
@@ -224,18 +284,8 @@ def run_batch(
         "max_km": max_km,
         "worker_capacity": worker_capacity,
         "min_score": min_score,
-        "workers_matched": int(len(np.unique(pw[chosen]))),
+        "workers_matched": int(len(np.unique(matched_workers))),
         "workers_unmatched": int(len(unmatched)),
         "unfilled_reasons": unfilled["reason"].value_counts().to_dict(),
         "unmatched_reasons": unmatched["reason"].value_counts().to_dict(),
     }
-    pairs = {
-        "job_lat": J.lat,
-        "job_lon": J.lon,
-        "worker_lat": W.lat,
-        "worker_lon": W.lon,
-        "a_job": pj[chosen],
-        "a_worker": pw[chosen],
-        "distance_km": dist,
-    }
-    return AssignmentResult(assignments, unfilled, unmatched, summary, pairs)

@@ -45,7 +45,7 @@ from gigmatch.core.defaults import CANDIDATES_PER_SLOT, DEFAULT_MAX_KM
 from gigmatch.core.hours import WeeklyHours, hours_per_day
 from gigmatch.core.times import market_now
 from matcher._shift_kernels import worker_cliques
-from matcher.batch import EXPAND, MAX_ROUNDS, AssignmentResult
+from matcher.batch import EXPAND, MAX_ROUNDS, AssignmentResult, batch_summary
 from matcher.explain import unfilled_jobs, unmatched_workers
 from matcher.objectives import DEFAULT_OBJECTIVE, get_objective
 from matcher.retrieval import CandidateRetriever
@@ -666,8 +666,6 @@ def run_shifts(
     unmatched = unmatched_workers(
         W, J, H, asof, a_w, scorer, 1 if worker_capacity is None else worker_capacity, max_km, min_score
     )
-    slots = int(J.headcount.sum())
-    filled = int(chosen.sum())
     dist = batch.distance_km[chosen]
     job_day = np.floor((start_s - day0) / SECONDS_PER_DAY).astype(np.int64)
     per_day = []
@@ -685,42 +683,42 @@ def run_shifts(
                 "workers": int(len(np.unique(a_w[day == d]))),
             }
         )
-    summary = {
-        "jobs": len(J),
-        "workers": len(W),
-        "slots": slots,
-        "filled": filled,
-        "fill_rate": round(filled / slots, 4) if slots else 0.0,
-        "objective": objective,
-        "total_score": round(float(weight[chosen].sum()), 4),
-        "mean_distance_km": round(float(dist.mean()), 3) if filled else None,
-        "p90_distance_km": round(float(np.quantile(dist, 0.9)), 3) if filled else None,
-        "candidate_pairs": len(pj),
-        "eligible_pairs": int(eligible.sum()),
-        "solver_seconds": round(solve_s, 3),
-        "candidate_rounds": rounds,
-        "total_seconds": round(time.perf_counter() - t_start, 3),
-        "model_version": scorer.version,
-        "max_km": max_km,
-        "worker_capacity": worker_capacity,
-        "min_score": min_score,
-        "workers_matched": int(len(np.unique(a_w))),
-        "workers_unmatched": int(len(unmatched)),
-        "unfilled_reasons": unfilled["reason"].value_counts().to_dict(),
-        "unmatched_reasons": unmatched["reason"].value_counts().to_dict(),
-        "horizon_days": horizon_days,
-        "horizon_start": pd.Timestamp(day0 * 1e9).strftime("%Y-%m-%d"),
-        "gap_minutes": gap_minutes,
-        "time_limit_s": time_limit_s,
-        "method": sol.method,
-        "solver_status": sol.status,
-        "optimality_gap": round(sol.optimality_gap, 9),
-        "bound": round(sol.bound, 6),
-        "objective_value": round(sol.objective_value, 6),
-        "constraint_rows": sol.rows,
-        "jobs_multi_job_workers": int((np.bincount(a_w, minlength=len(W)) > 1).sum()),
-        "per_day": per_day,
-    }
+    summary = batch_summary(
+        J,
+        W,
+        weight,
+        chosen,
+        dist,
+        pj,
+        eligible,
+        a_w,
+        unfilled,
+        unmatched,
+        objective,
+        scorer,
+        solve_s=solve_s,
+        rounds=rounds,
+        t_start=t_start,
+        max_km=max_km,
+        worker_capacity=worker_capacity,
+        min_score=min_score,
+    )
+    summary.update(
+        {
+            "horizon_days": horizon_days,
+            "horizon_start": pd.Timestamp(day0 * 1e9).strftime("%Y-%m-%d"),
+            "gap_minutes": gap_minutes,
+            "time_limit_s": time_limit_s,
+            "method": sol.method,
+            "solver_status": sol.status,
+            "optimality_gap": round(sol.optimality_gap, 9),
+            "bound": round(sol.bound, 6),
+            "objective_value": round(sol.objective_value, 6),
+            "constraint_rows": sol.rows,
+            "jobs_multi_job_workers": int((np.bincount(a_w, minlength=len(W)) > 1).sum()),
+            "per_day": per_day,
+        }
+    )
     if get_objective(objective).cardinality_first:
         summary["filled_bound"] = int(np.floor(sol.bound + 1e-9))
     pairs = {
