@@ -44,6 +44,10 @@ class Settings(BaseSettings):
     webhook_url, webhook_secret : POST every answer to this http(s) URL, signed with HMAC-SHA256
         under the secret (at least 16 characters); empty URL = no webhook.
     webhook_backoff_s : first retry delay after a failed delivery (doubles up to 60 s).
+    dispatch_window_s : real-time dispatch (issue #15): every this many seconds, the jobs put since
+        the last window are offered to free workers, solved exactly (0 = off, the default).
+    dispatch_offer_ttl_s : an unanswered offer lapses after this many seconds (300) and its slot goes
+        to the next best worker.
     """
 
     model_config = SettingsConfigDict(env_prefix="GIGMATCH_", extra="ignore")
@@ -75,6 +79,10 @@ class Settings(BaseSettings):
     webhook_url: str = ""
     webhook_secret: str = ""
     webhook_backoff_s: float = Field(1.0, gt=0, le=60)
+
+    # real-time dispatch (issue #15; README "Shifts, workers' hours and real-time dispatch")
+    dispatch_window_s: float = Field(0.0, ge=0, le=3600)
+    dispatch_offer_ttl_s: float = Field(300.0, gt=0, le=7 * 86_400)
 
     @field_validator("store")
     @classmethod

@@ -12,6 +12,7 @@ from gigmatch.core.contract import ContractError, load_market
 from models.registry import Registry, RegistryError
 from models.scorer import Scorer, load_scorer
 from service.config import Settings
+from service.dispatch import DispatchLoop
 from service.loop.hub import LoopService
 from service.store import Store, open_store
 
@@ -140,6 +141,18 @@ class ServiceState:
         # the answer loop (事事有回音): cases, answers in the background, feed and webhook
         self.loop = LoopService(self.store, lambda: self.scorer, settings, self.metrics)
         self.loop.start()
+        # real-time dispatch (issue #15): windows of jobs offered to free workers, when switched on
+        self.dispatch = None
+        if settings.dispatch_window_s > 0:
+            self.dispatch = DispatchLoop(
+                self.store,
+                lambda: self.scorer,
+                window_s=settings.dispatch_window_s,
+                offer_ttl_s=settings.dispatch_offer_ttl_s,
+                max_km=settings.default_max_km,
+                publish=self.loop.publish_answer,
+            )
+            self.dispatch.start()
         self._stop = threading.Event()
         self._refused_version: str | None = None
         if settings.model is not None and settings.model_poll_s > 0:
@@ -170,6 +183,8 @@ class ServiceState:
     def close(self) -> None:
         """Stop the background threads and close the store."""
         self._stop.set()
+        if self.dispatch is not None:
+            self.dispatch.stop()
         self.loop.stop()  # before the store: a tick in progress writes to it
         self.store.close()
 
