@@ -19,8 +19,9 @@ the lease ``dispatch`` (so that several replicas over one store dispatch once):
    leaves records without a stream cursor, which the next lease holder appends (after checking the
    stream tail), so a restart neither loses an offer nor offers a job slot twice.
 
-An offer is answered by the platform's ``hired`` event for that job and worker (the slot is filled);
-without one it lapses at ``expires_at`` and the slot is re-offered in a later window.
+An offer is answered by the platform's events for that job and worker: ``hired`` fills the slot,
+``declined`` frees it at once; without either it lapses at ``expires_at``. A freed slot is offered in a
+later window to the next best worker (never again to one who was asked for that job).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import logging
 import os
 import socket
 import threading
+from collections import Counter
 from collections.abc import Callable
 
 import numpy as np
@@ -37,6 +39,7 @@ import pandas as pd
 from gigmatch.core.hours import WeeklyHours
 from gigmatch.core.times import market_now
 from matcher.dispatch import Dispatcher
+from matcher.retrieval import CandidateRetriever
 from matcher.shifts import SECONDS_PER_DAY, job_shifts
 from service.store import Store
 
@@ -86,6 +89,8 @@ class DispatchLoop:
         self.jobs: dict[str, dict] = {}
         self.offers: dict[str, dict] = {}
         self._held = False
+        self._idle: tuple | None = None  # (snapshot, live offers) of the last window that offered nothing
+        self._worker_cache: tuple | None = None
         self.windows = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -133,15 +138,30 @@ class DispatchLoop:
             return 0
         market = self.store.market(events=True)
         ev = market.events
-        hired = ev.loc[ev["event"] == "hired", ["job_id", "worker_id"]].astype(str)
-        hired_pairs = set(zip(hired["job_id"], hired["worker_id"], strict=True))
-        # the jobs in play: the candidates, and every job a worker holds (a live offer or a hire) that
-        # has not ended, since it makes that worker busy at its time
+        answered = ev.loc[ev["event"].isin(["hired", "declined"]), ["job_id", "worker_id", "event"]].astype(
+            str
+        )
+        pairs = list(zip(answered["job_id"], answered["worker_id"], strict=True))
+        hired_pairs = {p for p, e in zip(pairs, answered["event"], strict=True) if e == "hired"}
+        declined = set(pairs) - hired_pairs
+        # live offers: not lapsed, not answered (a hire fills the slot, a decline frees it at once)
         live = {
             k: o
             for k, o in self.offers.items()
-            if o["expires_s"] > now and (o["job_id"], o["worker_id"]) not in hired_pairs
+            if o["expires_s"] > now and (o["job_id"], o["worker_id"]) not in hired_pairs | declined
         }
+        # nothing changed since a window that offered nothing (same snapshot, same live offers): skip
+        key = (snap, frozenset(live))
+        if self._idle is not None and self._idle[0] is snap and self._idle[1] == key[1]:
+            return 0
+        on_offer_of = Counter(o["job_id"] for o in live.values())
+        slots = J_all.headcount[cand] - snap.job_hired[cand]
+        slots -= np.fromiter((on_offer_of.get(str(j), 0) for j in J_all.ids[cand]), np.int64, len(cand))
+        if not (slots > 0).any():
+            self._idle = key
+            return 0
+        # the jobs in play: the candidates, and every job a worker holds (a live offer or a hire) that
+        # has not ended, since it makes that worker busy at its time
         held_pairs = {(o["job_id"], o["worker_id"]) for o in live.values()} | hired_pairs
         rows = set(cand.tolist()) | {snap.job_row[j] for j, _ in held_pairs if j in snap.job_row}
         rows = np.array(sorted(rows), dtype=np.int64)
@@ -154,16 +174,10 @@ class DispatchLoop:
         keep_end = np.maximum.reduceat(e, ptr[:-1]) if len(e) else np.zeros(0)
         day0 = min(day0, np.floor(s.min() / SECONDS_PER_DAY) * SECONDS_PER_DAY) if len(s) else day0
         n_days = int(max(1, np.ceil((e.max() - day0) / SECONDS_PER_DAY))) if len(e) else 1
-        workers = market.workers.set_index("worker_id").loc[snap.workers.ids]
-        cells = workers["available_hours"] if "available_hours" in workers else [None] * len(workers)
-        caps = (
-            workers["max_hours_per_day"].to_numpy(dtype=np.float64)
-            if "max_hours_per_day" in workers
-            else np.full(len(workers), np.nan)
-        )
+        hours, caps, retriever = self._workers(snap, market)
         d = Dispatcher(
             snap.workers,
-            WeeklyHours.from_cells(list(cells)),
+            hours,
             caps,
             snap.history,
             J,
@@ -174,6 +188,7 @@ class DispatchLoop:
             day0_s=day0,
             n_days=n_days,
             max_km=self.max_km,
+            retriever=retriever,
         )
         # the commitments: held jobs make their workers busy; every pair ever offered is never asked again
         for job_id, worker_id in held_pairs:
@@ -197,6 +212,7 @@ class DispatchLoop:
             return 0
         offers = d.close_window(now)
         if not offers:
+            self._idle = key
             return 0
         records = {}
         for o in offers:
@@ -226,6 +242,20 @@ class DispatchLoop:
             window.optimality_gap,
         )
         return len(offers)
+
+    def _workers(self, snap, market) -> tuple[WeeklyHours, np.ndarray, CandidateRetriever]:
+        """The workers' hours, daily caps and retriever, built once per worker table."""
+        if self._worker_cache is None or self._worker_cache[0] is not snap.workers:
+            workers = market.workers.set_index("worker_id").loc[snap.workers.ids]
+            cells = workers["available_hours"] if "available_hours" in workers else [None] * len(workers)
+            caps = (
+                workers["max_hours_per_day"].to_numpy(dtype=np.float64)
+                if "max_hours_per_day" in workers
+                else np.full(len(workers), np.nan)
+            )
+            hours = WeeklyHours.from_cells(list(cells))
+            self._worker_cache = (snap.workers, hours, caps, CandidateRetriever(snap.workers))
+        return self._worker_cache[1:]
 
     def _append(self, records: list[dict]) -> None:
         """Append offers to the stream, note their cursors, publish them to the answer feed."""

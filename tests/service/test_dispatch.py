@@ -121,6 +121,14 @@ def test_put_jobs_are_offered_to_free_workers_once_across_a_crash(market, tmp_pa
                 for i, a in enumerate(held):
                     for b in held[i + 1 :]:
                         assert not overlap(a, b)
+            # a decline frees the slot at once: the next window offers it to another worker
+            first_d = next(o for o in whole if o["job_id"] == "j_d")
+            now = datetime.now(UTC).replace(microsecond=0).isoformat()
+            ev = {"ts": now, "job_id": "j_d", "worker_id": first_d["worker_id"], "event": "declined"}
+            assert c.post("/v1/events", json={"events": [ev]}).status_code == 200
+            again = wait_for(lambda: [o for o in offers(c) if o["job_id"] == "j_d"][2:])
+            assert len(again) == 1
+            assert again[0]["worker_id"] not in {o["worker_id"] for o in whole if o["job_id"] == "j_d"}
             for q in ({"after": -1}, {"limit": 0}, {"after": "x"}):
                 r = c.get("/v1/offers", params=q)
                 assert r.status_code == 422 and next(iter(q)) in r.json()["detail"]
