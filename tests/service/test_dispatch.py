@@ -165,3 +165,31 @@ def test_a_lapsed_offer_goes_to_the_next_worker_until_a_hire_fills_the_slot(mark
             assert len(offers(c)) == n
     finally:
         srv.stop()
+
+
+def test_two_replicas_over_postgres_dispatch_each_slot_once(market, postgres, tmp_path):
+    """Two replicas over one PostgreSQL database: the lease ``dispatch`` makes one of them dispatch; jobs
+    put through either are offered, each slot once, and both serve the same offers."""
+    from tests.service.test_replicas import start_together
+
+    database = postgres.create_database("dispatch_pair")
+    a, b = start_together(2, tmp_path, data=market, store=database, **ENV)
+    jobs = {"j_p": job(8, 3), "j_q": job(12, 2), "j_r": job(8 + 24, 2)}
+    try:
+        with a.client() as ca, b.client() as cb:
+            time.sleep(1.5)  # the baseline is taken
+            assert ca.put("/v1/jobs/j_p", json=jobs["j_p"]).status_code == 200
+            assert cb.put("/v1/jobs/j_q", json=jobs["j_q"]).status_code == 200
+            assert ca.put("/v1/jobs/j_r", json=jobs["j_r"]).status_code == 200
+            wait_for(lambda: len(offers(cb)) >= 7, timeout=60)
+            time.sleep(2.0)  # more windows on both replicas: nothing more may be offered
+            whole = offers(ca)
+            assert [o["offer_id"] for o in offers(cb)] == [o["offer_id"] for o in whole]
+            assert Counter(o["job_id"] for o in whole) == {
+                jid: body["headcount"] for jid, body in jobs.items()
+            }
+            by_worker = Counter(o["worker_id"] for o in whole if o["job_id"] in ("j_p", "j_q"))
+            assert max(by_worker.values()) == 1  # j_p and j_q overlap (08-16, 12-20)
+    finally:
+        a.stop()
+        b.stop()
