@@ -21,10 +21,17 @@ LAT, LON = 26.70, 117.40
 def market(tmp_path):
     folder = tmp_path / "market"
     folder.mkdir()
-    rows = ["worker_id,lat,lon,skills,certificates,max_travel_km,min_daily_wage"]
-    rows += [
-        f"w{i:03d},{LAT + 0.0005 * (i % 20)},{LON + 0.0005 * (i // 20)},packaging,,20," for i in range(200)
+    # w000-w019 live at the jobs' site, but w000-w009 work evenings only and w010-w019 at most 4 hours
+    # a day: never offered the 8-hour day jobs below
+    rows = [
+        "worker_id,lat,lon,skills,certificates,max_travel_km,min_daily_wage,available_hours,max_hours_per_day"
     ]
+    for i in range(200):
+        lat, lon = (
+            (LAT + 0.001, LON + 0.001) if i < 20 else (LAT + 0.0005 * (i % 20), LON + 0.0005 * (i // 20))
+        )
+        hours, cap = ("mon-sun 18:00-23:00" if i < 10 else ""), ("4" if 10 <= i < 20 else "")
+        rows.append(f"w{i:03d},{lat},{lon},packaging,,20,,{hours},{cap}")
     (folder / "workers.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
     start = DAY.isoformat()
     (folder / "jobs.csv").write_text(
@@ -110,6 +117,7 @@ def test_put_jobs_are_offered_to_free_workers_once_across_a_crash(market, tmp_pa
             assert len({o["offer_id"] for o in whole}) == len(whole)
             # every slot of every put job offered exactly once (200 qualified workers, few slots); never
             # the baseline job
+            assert not {o["worker_id"] for o in whole} & {f"w{i:03d}" for i in range(20)}  # hours, caps
             per_job = Counter(o["job_id"] for o in whole)
             assert per_job == {jid: body["headcount"] for jid, body in jobs.items()}
             workers = {}
