@@ -38,7 +38,7 @@ import pandas as pd
 
 from gigmatch.core.hours import WeeklyHours
 from gigmatch.core.times import market_now
-from matcher.dispatch import Dispatcher
+from matcher.dispatch import Dispatcher, WindowLog
 from matcher.retrieval import CandidateRetriever
 from matcher.shifts import SECONDS_PER_DAY, job_shifts
 from service.store import Store
@@ -70,6 +70,8 @@ class DispatchLoop:
         A job's search radius, km.
     publish : callable(kind, entity_id, content), optional
         Publishes an answer to the feed (:meth:`service.loop.hub.LoopService.publish_answer`).
+    on_window : callable(WindowLog), optional
+        Called after each solved window (metrics: offers, method, proven gap).
     """
 
     def __init__(
@@ -81,10 +83,12 @@ class DispatchLoop:
         offer_ttl_s: float,
         max_km: float,
         publish: Callable[[str, str, dict], object] | None = None,
+        on_window: Callable[[WindowLog], None] | None = None,
     ):
         self.store, self.scorer = store, scorer
         self.window_s, self.offer_ttl_s, self.max_km = window_s, offer_ttl_s, max_km
         self.publish = publish
+        self.on_window = on_window or (lambda window: None)
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{id(self)}"
         self.jobs: dict[str, dict] = {}
         self.offers: dict[str, dict] = {}
@@ -211,6 +215,8 @@ class DispatchLoop:
         if not d.open_slots.any():
             return 0
         offers = d.close_window(now)
+        if d.windows:
+            self.on_window(d.windows[-1])
         if not offers:
             self._idle = key
             return 0

@@ -144,6 +144,26 @@ class ServiceState:
         # real-time dispatch (issue #15): windows of jobs offered to free workers, when switched on
         self.dispatch = None
         if settings.dispatch_window_s > 0:
+            offers = Counter(
+                "gigmatch_dispatch_offers_total", "offers made by real-time dispatch", registry=self.metrics
+            )
+            windows = Counter(
+                "gigmatch_dispatch_windows_total",
+                "dispatch windows solved, by method (flow or mip)",
+                ["method"],
+                registry=self.metrics,
+            )
+            gap = Gauge(
+                "gigmatch_dispatch_last_gap",
+                "proven optimality gap of the last solved dispatch window (0 = optimal)",
+                registry=self.metrics,
+            )
+
+            def on_window(window) -> None:
+                offers.inc(window.offers)
+                windows.labels(window.method).inc()
+                gap.set(window.optimality_gap)
+
             self.dispatch = DispatchLoop(
                 self.store,
                 lambda: self.scorer,
@@ -151,6 +171,7 @@ class ServiceState:
                 offer_ttl_s=settings.dispatch_offer_ttl_s,
                 max_km=settings.default_max_km,
                 publish=self.loop.publish_answer,
+                on_window=on_window,
             )
             self.dispatch.start()
         self._stop = threading.Event()

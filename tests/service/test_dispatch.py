@@ -137,6 +137,13 @@ def test_put_jobs_are_offered_to_free_workers_once_across_a_crash(market, tmp_pa
             again = wait_for(lambda: [o for o in offers(c) if o["job_id"] == "j_d"][2:])
             assert len(again) == 1
             assert again[0]["worker_id"] not in {o["worker_id"] for o in whole if o["job_id"] == "j_d"}
+            metrics = {
+                line.split()[0]: float(line.split()[-1])
+                for line in c.get("/metrics").text.splitlines()
+                if line.startswith("gigmatch_dispatch")
+            }
+            assert metrics["gigmatch_dispatch_offers_total"] >= 8  # since the restart: j_c, j_d, the re-offer
+            assert metrics["gigmatch_dispatch_last_gap"] == 0
             for q in ({"after": -1}, {"limit": 0}, {"after": "x"}):
                 r = c.get("/v1/offers", params=q)
                 assert r.status_code == 422 and next(iter(q)) in r.json()["detail"]
