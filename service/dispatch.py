@@ -304,8 +304,8 @@ class DispatchLoop:
         missing = {k: r for k, r in self.offers.items() if r.get("cursor") is None}
         if not missing:
             return
-        after = max((r["cursor"] for r in self.offers.values() if r.get("cursor") is not None), default=0)
-        found = {}
+        # the whole stream, once after a crash: robust to any order of the interrupted writes
+        after, found = 0, {}
         while page := self.store.repo.read_stream(OFFER_STREAM, after=after, limit=1000):
             for seq, row in page:
                 if row["offer_id"] in missing:
