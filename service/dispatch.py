@@ -17,7 +17,8 @@ the lease ``dispatch`` (so that several replicas over one store dispatch once):
 5. writes the offers to ``dispatch_offer`` **first**, then appends them to the stream ``offers`` and
    publishes each to the answer feed (kind ``job``, code ``dispatch_offer``). A crash between the two
    leaves records without a stream cursor, which the next lease holder appends (after checking the
-   stream tail), so a restart neither loses an offer nor offers a job slot twice.
+   stream), so a restart neither loses an offer nor offers a job slot twice; the feed gets each offer
+   at least once (the stream exactly once).
 
 An offer is answered by the platform's events for that job and worker: ``hired`` fills the slot,
 ``declined`` frees it at once; without either it lapses at ``expires_at``. A freed slot is offered in a
@@ -49,6 +50,7 @@ LEASE = "dispatch"
 JOB_KIND = "dispatch_job"
 OFFER_KIND = "dispatch_offer"
 META_KIND = "dispatch_meta"
+STREAM_FIELDS = ("offer_id", "job_id", "worker_id", "score", "distance_km", "window_start", "expires_at")
 OFFER_STREAM = "offers"
 
 
@@ -264,40 +266,32 @@ class DispatchLoop:
         return self._worker_cache[1:]
 
     def _append(self, records: list[dict]) -> None:
-        """Append offers to the stream, note their cursors, publish them to the answer feed."""
-        rows = [
-            {
-                k: r[k]
-                for k in (
-                    "offer_id",
-                    "job_id",
-                    "worker_id",
-                    "score",
-                    "distance_km",
-                    "window_start",
-                    "expires_at",
-                )
-            }
-            for r in records
-        ]
+        """Append offers to the stream, publish them to the answer feed, then note their cursors.
+
+        A crash before the cursors are noted is repaired by :meth:`_stream_unstreamed`, which publishes
+        again what it finds streamed: the feed gets every offer at least once (like the answer loop).
+        """
+        rows = [{k: r[k] for k in STREAM_FIELDS} for r in records]
         cursors = self.store.repo.append(OFFER_STREAM, rows)
-        done = {}
-        for r, c in zip(records, cursors, strict=True):
-            done[r["offer_id"]] = {**r, "cursor": c}
+        self._publish(rows)
+        done = {r["offer_id"]: {**r, "cursor": c} for r, c in zip(records, cursors, strict=True)}
         self.store.repo.put_records(OFFER_KIND, done)
         self.offers.update(done)
-        if self.publish is not None:
-            for row in rows:
-                self.publish(
-                    "job",
-                    row["job_id"],
-                    {
-                        "code": "dispatch_offer",
-                        "message": f"已向工人 {row['worker_id']} 发出派单，{row['expires_at']} 前有效",
-                        "message_en": f"offered to worker {row['worker_id']} until {row['expires_at']}",
-                        **row,
-                    },
-                )
+
+    def _publish(self, rows: list[dict]) -> None:
+        if self.publish is None:
+            return
+        for row in rows:
+            self.publish(
+                "job",
+                row["job_id"],
+                {
+                    "code": "dispatch_offer",
+                    "message": f"已向工人 {row['worker_id']} 发出派单，{row['expires_at']} 前有效",
+                    "message_en": f"offered to worker {row['worker_id']} until {row['expires_at']}",
+                    **{k: row[k] for k in STREAM_FIELDS},
+                },
+            )
 
     def _stream_unstreamed(self) -> None:
         """Append offers recorded but not streamed (a crash between the two writes), once."""
@@ -312,6 +306,7 @@ class DispatchLoop:
                     found[row["offer_id"]] = {**missing[row["offer_id"]], "cursor": seq}
             after = page[-1][0]
         if found:
+            self._publish(list(found.values()))
             self.store.repo.put_records(OFFER_KIND, found)
             self.offers.update(found)
         rest = [r for k, r in missing.items() if k not in found]

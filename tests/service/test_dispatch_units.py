@@ -39,8 +39,11 @@ def store(tmp_path):
     s.close()
 
 
-def loop(store, holder: str = "test") -> DispatchLoop:
-    d = DispatchLoop(store, HeuristicScorer, window_s=0.5, offer_ttl_s=300, max_km=15)
+def loop(store, holder: str = "test", published: list | None = None) -> DispatchLoop:
+    publish = (
+        (lambda kind, jid, content: published.append((kind, jid, content))) if published is not None else None
+    )
+    d = DispatchLoop(store, HeuristicScorer, window_s=0.5, offer_ttl_s=300, max_km=15, publish=publish)
     d.holder = holder
     return d
 
@@ -77,10 +80,14 @@ def test_a_crash_between_record_and_stream_is_repaired_once(store):
     unasked = next(f"j_new|w{i}" for i in range(6) if f"j_new|w{i}" not in records)
     lost = {**records[appended], "offer_id": unasked, "worker_id": unasked.split("|")[1], "cursor": None}
     store.repo.put_records(OFFER_KIND, {appended: {**records[appended], "cursor": None}, unasked: lost})
-    d2 = loop(store)
+    published = []
+    d2 = loop(store, published=published)
     assert d2.tick() == 0  # 3 slots, 4 live offers: nothing new
     after = read_offers(store)
     assert [o["offer_id"] for o in after] == [*streamed, unasked]  # the lost one once, nothing twice
     fixed = store.repo.read_records(OFFER_KIND)
     assert {k: r["cursor"] for k, r in fixed.items()} == {o["offer_id"]: o["cursor"] for o in after}
     assert loop(store).tick() == 0 and len(read_offers(store)) == 4
+    # the feed gets both again (at least once): the one never published, the one maybe published
+    assert sorted(c["offer_id"] for _, _, c in published) == sorted([appended, unasked])
+    assert {(k, j, c["code"]) for k, j, c in published} == {("job", "j_new", "dispatch_offer")}
