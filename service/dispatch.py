@@ -97,7 +97,9 @@ class DispatchLoop:
         self._held = False
         self._idle: tuple | None = None  # (snapshot, live offers) of the last window that offered nothing
         self._worker_cache: tuple | None = None
+        self._answer_cache: tuple | None = None
         self.windows = 0
+        self.last_window: WindowLog | None = None  # the last solved window (its exactness and time)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -143,18 +145,13 @@ class DispatchLoop:
         if len(cand) == 0:
             return 0
         market = self.store.market(events=True)
-        ev = market.events
-        answered = ev.loc[ev["event"].isin(["hired", "declined"]), ["job_id", "worker_id", "event"]].astype(
-            str
-        )
-        pairs = list(zip(answered["job_id"], answered["worker_id"], strict=True))
-        hired_pairs = {p for p, e in zip(pairs, answered["event"], strict=True) if e == "hired"}
-        declined = set(pairs) - hired_pairs
+        hired_pairs, declined = self._answers(market.events)
         # live offers: not lapsed, not answered (a hire fills the slot, a decline frees it at once)
+        answered = hired_pairs | declined
         live = {
             k: o
             for k, o in self.offers.items()
-            if o["expires_s"] > now and (o["job_id"], o["worker_id"]) not in hired_pairs | declined
+            if o["expires_s"] > now and (o["job_id"], o["worker_id"]) not in answered
         }
         # nothing changed since a window that offered nothing (same snapshot, same live offers): skip
         key = (snap, frozenset(live))
@@ -218,7 +215,8 @@ class DispatchLoop:
             return 0
         offers = d.close_window(now)
         if d.windows:
-            self.on_window(d.windows[-1])
+            self.last_window = d.windows[-1]
+            self.on_window(self.last_window)
         if not offers:
             self._idle = key
             return 0
@@ -250,6 +248,18 @@ class DispatchLoop:
             window.optimality_gap,
         )
         return len(offers)
+
+    def _answers(self, events: pd.DataFrame) -> tuple[set, set]:
+        """The (job_id, worker_id) pairs hired, and those declined and not hired; read again only when
+        the event log changed (the store hands back the same compacted frame until then)."""
+        if self._answer_cache is None or self._answer_cache[0] is not events:
+            answered = events.loc[
+                events["event"].isin(["hired", "declined"]), ["job_id", "worker_id", "event"]
+            ].astype(str)
+            pairs = list(zip(answered["job_id"], answered["worker_id"], strict=True))
+            hired = {p for p, e in zip(pairs, answered["event"], strict=True) if e == "hired"}
+            self._answer_cache = (events, hired, set(pairs) - hired)
+        return self._answer_cache[1], self._answer_cache[2]
 
     def _workers(self, snap, market) -> tuple[WeeklyHours, np.ndarray, CandidateRetriever]:
         """The workers' hours, daily caps and retriever, built once per worker table."""
