@@ -98,6 +98,7 @@ class DispatchLoop:
         self._idle: tuple | None = None  # (snapshot, live offers) of the last window that offered nothing
         self._worker_cache: tuple | None = None
         self._answer_cache: tuple | None = None
+        self._ends_cache: tuple | None = None
         self.windows = 0
         self.last_window: WindowLog | None = None  # the last solved window (its exactness and time)
         self._stop = threading.Event()
@@ -165,7 +166,9 @@ class DispatchLoop:
             return 0
         # the jobs in play: the candidates, and every job a worker holds (a live offer or a hire) that
         # has not ended, since it makes that worker busy at its time
-        held_pairs = {(o["job_id"], o["worker_id"]) for o in live.values()} | hired_pairs
+        ends = self._job_ends(market.jobs, now)
+        hired_now = {(j, w) for j, w in hired_pairs if ends.get(j, 0.0) > now}  # hires of jobs not ended
+        held_pairs = {(o["job_id"], o["worker_id"]) for o in live.values()} | hired_now
         rows = set(cand.tolist()) | {snap.job_row[j] for j, _ in held_pairs if j in snap.job_row}
         rows = np.array(sorted(rows), dtype=np.int64)
         J = J_all.take(rows)
@@ -260,6 +263,14 @@ class DispatchLoop:
             hired = {p for p, e in zip(pairs, answered["event"], strict=True) if e == "hired"}
             self._answer_cache = (events, hired, set(pairs) - hired)
         return self._answer_cache[1], self._answer_cache[2]
+
+    def _job_ends(self, jobs: pd.DataFrame, now: float) -> dict[str, float]:
+        """``{job_id: end of its last shift}``, market seconds; computed again when the jobs change."""
+        if self._ends_cache is None or self._ends_cache[0] is not jobs:
+            ptr, _, e = job_shifts(jobs, now)
+            last = np.maximum.reduceat(e, ptr[:-1]) if len(e) else np.zeros(0)
+            self._ends_cache = (jobs, dict(zip(jobs["job_id"].astype(str), last.tolist(), strict=True)))
+        return self._ends_cache[1]
 
     def _workers(self, snap, market) -> tuple[WeeklyHours, np.ndarray, CandidateRetriever]:
         """The workers' hours, daily caps and retriever, built once per worker table."""
