@@ -172,3 +172,18 @@ def parse_keys(text: str) -> dict[str, str]:
             raise ValueError("GIGMATCH_API_KEYS: every key needs at least 8 characters")
         keys[key] = role
     return keys
+
+
+def settings_error(exc: Exception) -> str:
+    """One line naming the environment variable for a settings error (pydantic's first error), e.g.
+    ``GIGMATCH_DISPATCH_WINDOW_S: Input should be greater than or equal to 0``; other errors: their
+    first line."""
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        first = (exc.errors() or [{}])[0]
+        loc = first.get("loc") or ()
+        if loc:
+            message = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
+            field = str(loc[0]).upper()
+            return message if message.startswith("GIGMATCH_") else f"GIGMATCH_{field}: {message}"
+    return str(exc).splitlines()[0]

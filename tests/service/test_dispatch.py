@@ -208,3 +208,28 @@ def test_two_replicas_over_postgres_dispatch_each_slot_once(market, postgres, tm
     finally:
         a.stop()
         b.stop()
+
+
+@pytest.mark.parametrize(
+    ("env", "name"),
+    [
+        ({"GIGMATCH_DISPATCH_WINDOW_S": "-1"}, "GIGMATCH_DISPATCH_WINDOW_S"),
+        ({"GIGMATCH_DISPATCH_OFFER_TTL_S": "0"}, "GIGMATCH_DISPATCH_OFFER_TTL_S"),
+    ],
+)
+def test_bad_dispatch_settings_stop_the_start_naming_the_variable(tmp_path, env, name):
+    import os
+    import subprocess
+    import sys
+
+    from gigmatch.testing import BACKEND
+
+    run = subprocess.run(
+        [sys.executable, "-m", "gigmatch.cli", "serve", "--db", str(tmp_path / "x.db")],
+        env={**os.environ, "GIGMATCH_API_KEYS": f"{BACKEND}:backend", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 2
+    assert run.stderr.strip().splitlines()[-1].startswith(f"gigmatch serve: error: {name}: "), run.stderr
