@@ -7,8 +7,8 @@ the lease ``dispatch`` (so that several replicas over one store dispatch once):
 1. reads the store's current snapshot and the durable dispatch records (record kinds
    ``dispatch_job``: the jobs it has taken in, and ``dispatch_offer``: every offer ever made);
 2. takes as candidates the open jobs that arrived by ``PUT /v1/jobs`` since dispatch first ran on this
-   store (the jobs stored then are its baseline and never dispatched), with slots neither hired nor on
-   a live offer;
+   store (the jobs stored when that process started are its baseline and never dispatched), with slots
+   neither hired nor on a live offer;
 3. rebuilds a :class:`matcher.dispatch.Dispatcher` over the snapshot with the workers' commitments:
    live offers (not yet expired) and hires (``hired`` events) hold the worker at that job's time, and
    every pair ever offered is never offered again (a lapsed offer goes to the next best worker);
@@ -101,6 +101,9 @@ class DispatchLoop:
         self._ends_cache: tuple | None = None
         self.windows = 0
         self.last_window: WindowLog | None = None  # the last solved window (its exactness and time)
+        # the jobs stored when the service started (before it serves a request): dispatch's baseline
+        # when it first runs on this store
+        self._startup_jobs = [str(j) for j in store.snapshot().jobs.ids]
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -115,15 +118,14 @@ class DispatchLoop:
         if not self._held:  # (re)gained the lease: another replica may have dispatched meanwhile
             self.jobs = repo.read_records(JOB_KIND)
             self.offers = repo.read_records(OFFER_KIND)
-            self._held = True
-            if not repo.read_records(
-                META_KIND
-            ):  # first run on this store: the jobs stored now are the baseline
-                baseline = {str(j): {"baseline": True} for j in snap.jobs.ids}
+            if not repo.read_records(META_KIND):
+                # first run on this store: the jobs stored when this process started are the baseline
+                baseline = {j: {"baseline": True} for j in self._startup_jobs}
                 repo.put_records(JOB_KIND, baseline)
                 repo.put_records(META_KIND, {"started": {"at": market_now(), "baseline_jobs": len(baseline)}})
-                self.jobs = baseline
+                self.jobs = {**baseline, **self.jobs}
             self._stream_unstreamed()
+            self._held = True  # only now: a failure above is retried from the start next window
         now = market_now()
         fresh = {
             str(j): {"baseline": False, "arrived_s": now} for j in snap.jobs.ids if str(j) not in self.jobs
