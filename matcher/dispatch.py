@@ -147,6 +147,8 @@ class Dispatcher:
         Minimum time between two jobs of one worker.
     day0_s : float
         Midnight of the first calendar day caps are counted on; ``n_days`` days from it.
+    retriever : CandidateRetriever, optional
+        Built over ``workers`` (the service keeps one per snapshot); built here when not given.
     """
 
     def __init__(
@@ -169,6 +171,7 @@ class Dispatcher:
         candidates_per_slot: int = CANDIDATES_PER_SLOT,
         time_limit_s: float = WINDOW_TIME_LIMIT_S,
         keep_problems: bool = False,
+        retriever: CandidateRetriever | None = None,
     ):
         if not (window_s > 0 and offer_ttl_s > 0):
             raise ValueError("window_s and offer_ttl_s must be positive")
@@ -182,7 +185,7 @@ class Dispatcher:
         self.day_hours = day_hours_of(shifts, day0_s, n_days)
         ptr, s, _ = shifts
         self.job_start = s[ptr[:-1]]
-        self.retriever = CandidateRetriever(workers)
+        self.retriever = retriever if retriever is not None else CandidateRetriever(workers)
         self.open_slots = np.zeros(len(jobs), dtype=np.int64)  # arrived, neither filled nor on offer
         self.filled = np.zeros(len(jobs), dtype=np.int64)
         self.arrived_s = np.full(len(jobs), np.nan)

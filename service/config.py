@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     webhook_url, webhook_secret : POST every answer to this http(s) URL, signed with HMAC-SHA256
         under the secret (at least 16 characters); empty URL = no webhook.
     webhook_backoff_s : first retry delay after a failed delivery (doubles up to 60 s).
+    dispatch_window_s : real-time dispatch (issue #15): every this many seconds, the jobs put since
+        the last window are offered to free workers, solved exactly (0 = off, the default).
+    dispatch_offer_ttl_s : an unanswered offer lapses after this many seconds (300) and its slot goes
+        to the next best worker.
     """
 
     model_config = SettingsConfigDict(env_prefix="GIGMATCH_", extra="ignore")
@@ -78,6 +82,10 @@ class Settings(BaseSettings):
     webhook_url: str = ""
     webhook_secret: str = ""
     webhook_backoff_s: float = Field(1.0, gt=0, le=60)
+
+    # real-time dispatch (issue #15; README "Shifts, workers' hours and real-time dispatch")
+    dispatch_window_s: float = Field(0.0, ge=0, le=3600)
+    dispatch_offer_ttl_s: float = Field(300.0, gt=0, le=7 * 86_400)
 
     @field_validator("store")
     @classmethod
@@ -167,3 +175,18 @@ def parse_keys(text: str) -> dict[str, str]:
             raise ValueError("GIGMATCH_API_KEYS: every key needs at least 8 characters")
         keys[key] = role
     return keys
+
+
+def settings_error(exc: Exception) -> str:
+    """One line naming the environment variable for a settings error (pydantic's first error), e.g.
+    ``GIGMATCH_DISPATCH_WINDOW_S: Input should be greater than or equal to 0``; other errors: their
+    first line."""
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        first = (exc.errors() or [{}])[0]
+        loc = first.get("loc") or ()
+        if loc:
+            message = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
+            field = str(loc[0]).upper()
+            return message if message.startswith("GIGMATCH_") else f"GIGMATCH_{field}: {message}"
+    return str(exc).splitlines()[0]

@@ -12,6 +12,7 @@ from gigmatch.core.contract import ContractError, load_market
 from models.registry import Registry, RegistryError
 from models.scorer import Scorer, load_scorer
 from service.config import Settings
+from service.dispatch import DispatchLoop
 from service.experiments import Experiment, load_scorers, parse_experiment
 from service.loop.hub import LoopService
 from service.store import Store, open_store
@@ -159,6 +160,39 @@ class ServiceState:
         # the answer loop (事事有回音): cases, answers in the background, feed and webhook
         self.loop = LoopService(self.store, lambda: self.scorer, settings, self.metrics)
         self.loop.start()
+        # real-time dispatch (issue #15): windows of jobs offered to free workers, when switched on
+        self.dispatch = None
+        if settings.dispatch_window_s > 0:
+            offers = Counter(
+                "gigmatch_dispatch_offers_total", "offers made by real-time dispatch", registry=self.metrics
+            )
+            windows = Counter(
+                "gigmatch_dispatch_windows_total",
+                "dispatch windows solved, by method (flow or mip)",
+                ["method"],
+                registry=self.metrics,
+            )
+            gap = Gauge(
+                "gigmatch_dispatch_last_gap",
+                "proven optimality gap of the last solved dispatch window (0 = optimal)",
+                registry=self.metrics,
+            )
+
+            def on_window(window) -> None:
+                offers.inc(window.offers)
+                windows.labels(window.method).inc()
+                gap.set(window.optimality_gap)
+
+            self.dispatch = DispatchLoop(
+                self.store,
+                lambda: self.scorer,
+                window_s=settings.dispatch_window_s,
+                offer_ttl_s=settings.dispatch_offer_ttl_s,
+                max_km=settings.default_max_km,
+                publish=self.loop.publish_answer,
+                on_window=on_window,
+            )
+            self.dispatch.start()
         self._stop = threading.Event()
         self._refused_version: str | None = None
         if settings.model is not None and settings.model_poll_s > 0:
@@ -189,6 +223,8 @@ class ServiceState:
     def close(self) -> None:
         """Stop the background threads and close the store."""
         self._stop.set()
+        if self.dispatch is not None:
+            self.dispatch.stop()
         self.loop.stop()  # before the store: a tick in progress writes to it
         self.store.close()
 

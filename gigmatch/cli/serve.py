@@ -18,7 +18,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from models.registry import RegistryError
     from service.app import create_app
-    from service.config import Settings
+    from service.config import Settings, settings_error
 
     overrides = {
         k: v
@@ -41,7 +41,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except RegistryError as exc:  # the one rule of models.scorer.load_scorer, named by flag or variable
         raise CLIError(f"{'--model' if args.model is not None else 'GIGMATCH_MODEL'} {exc}") from None
     except (ValueError, OSError, RuntimeError) as exc:
-        raise CLIError(str(exc).splitlines()[0]) from None
+        raise CLIError(settings_error(exc)) from None
     state = app.state.gigmatch
     counts = state.store.counts()
     print(
@@ -73,7 +73,7 @@ def _serve_workers(workers: int, overrides: dict) -> int:
 
     import uvicorn
 
-    from service.config import Settings
+    from service.config import Settings, settings_error
     from service.state import seed_store
 
     try:
@@ -85,7 +85,7 @@ def _serve_workers(workers: int, overrides: dict) -> int:
             )
         counts, url = seed_store(settings)
     except (ValueError, OSError, RuntimeError) as exc:
-        raise CLIError(str(exc).splitlines()[0]) from None
+        raise CLIError(settings_error(exc)) from None
     print(
         f"gigmatch serving {counts['workers']} workers, {counts['jobs']} jobs, {counts['events']} events "
         f"from {url} with {workers} "

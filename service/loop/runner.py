@@ -133,7 +133,8 @@ class AnswerLoop:
         if sweep:
             self._swept_snapshot, self._last_sweep = snap, time.monotonic()
         state = (snap, self.cases.version)
-        if not sweep and state == self._seen_state:
+        seen = self._seen_state  # by identity: a Snapshot holds arrays, so == between two is ambiguous
+        if not sweep and seen is not None and seen[0] is snap and seen[1] == state[1]:
             self.last_tick_s = time.perf_counter() - t0
             return 0  # nothing changed since the last tick: nothing can be due
         due_w, changed_w = self._due("worker", snap.worker_row, sweep)

@@ -1,6 +1,18 @@
 """The API's routers, one module per resource; ``service.app`` includes them in this order."""
 
-from service.routes import assign, docs, events, health, loop, models, rank, resources, slates, taxonomy
+from service.routes import (
+    assign,
+    docs,
+    events,
+    health,
+    loop,
+    models,
+    offers,
+    rank,
+    resources,
+    slates,
+    taxonomy,
+)
 
 ROUTERS = (
     health.router,
@@ -12,5 +24,6 @@ ROUTERS = (
     taxonomy.router,
     slates.router,
     loop.router,
+    offers.router,
     docs.router,
 )

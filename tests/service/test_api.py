@@ -50,6 +50,7 @@ ENDPOINTS = [
     ("get", "/v1/cases/jobs/x", None),
     ("get", "/v1/followups", None),
     ("get", "/v1/loop/stats", None),
+    ("get", "/v1/offers", None),
 ]
 
 
