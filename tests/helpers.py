@@ -68,3 +68,12 @@ def county(tmp_path, own_vocabulary: bool):
         (folder / "trades.csv").write_text(TRADES, encoding="utf-8")
         (folder / "certificates.csv").write_text(CERTS, encoding="utf-8")
     return folder
+
+
+def expire_leases(repo) -> None:
+    """Let every lease in ``repo`` lapse at once, as when its holder died (SQLite or PostgreSQL)."""
+    if hasattr(repo, "_db"):  # SQLite: one connection
+        repo._db.execute("UPDATE leases SET expires = 0")
+    else:  # PostgreSQL: a pooled connection, committed on leaving the block
+        with repo._conn() as conn:
+            conn.execute("UPDATE leases SET expires = 0")

@@ -22,7 +22,7 @@ from service.loop.report import loop_page
 from service.loop.runner import AnswerLoop
 from service.loop.stats import DAY_S, followups, loop_stats
 from service.store import Store
-from tests.helpers import make_market
+from tests.helpers import expire_leases, make_market
 
 SOON = (datetime.now() + timedelta(days=3)).replace(microsecond=0).isoformat()
 KM_LON = 1 / 99.4  # degrees of longitude per km at 26.7 N (approximately)
@@ -272,7 +272,7 @@ def test_two_replicas_share_the_loop_through_the_lease(store):
     assert len(read_answers(store.repo, 0, 1000)) == 11  # each case answered once, not twice
     # the second replica sees the first one's cases through the history stream
     assert len(two.cases.open_ids("worker")) == 8
-    store.repo._db.execute("UPDATE leases SET expires = 0")  # the holder died: its lease lapses
+    expire_leases(store.repo)  # the holder died: its lease lapses
     store.upsert_worker({"worker_id": "wz", "lat": "26.7", "lon": str(A), "skills": "packaging"})
     two.cases.on_put("worker", "wz", market_now())
     assert two.tick() >= 1 and one.tick() == 0

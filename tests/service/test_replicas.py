@@ -189,6 +189,7 @@ def test_sigkill_of_a_while_posting_loses_no_acknowledged_event(market, pair):
     m = load_market(market)
     a, b, _ = pair
     jobs, workers = m.jobs["job_id"].astype(str).tolist(), m.workers["worker_id"].astype(str).tolist()
+    jobs = jobs[1:]  # the first job was deleted by the write-on-A test, and events must name stored jobs
     acknowledged: list[dict] = []
     lock = threading.Lock()
     stop = threading.Event()
@@ -206,6 +207,8 @@ def test_sigkill_of_a_while_posting_loses_no_acknowledged_event(market, pair):
                 ]
                 try:
                     r = c.post("/v1/events", json={"events": batch})
+                except httpx.TimeoutException:
+                    continue  # A is slow: this batch is not acknowledged, so it is not counted
                 except httpx.HTTPError:
                     return  # A is gone
                 if r.status_code == 200:
