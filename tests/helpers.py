@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -77,3 +78,27 @@ def expire_leases(repo) -> None:
     else:  # PostgreSQL: a pooled connection, committed on leaving the block
         with repo._conn() as conn:
             conn.execute("UPDATE leases SET expires = 0")
+
+
+def read_pages(client, path: str, key: str, after: int = 0, limit: int = 1000) -> list[dict]:
+    """Every item of a cursor feed (``/v1/answers``, ``/v1/offers``) after ``after``, page by page."""
+    out = []
+    while True:
+        r = client.get(path, params={"after": after, "limit": limit})
+        assert r.status_code == 200, r.text
+        page = r.json()
+        out += page[key]
+        if not page[key]:
+            return out
+        after = page["next_cursor"]
+
+
+def wait_for(predicate, timeout: float = 20.0, step: float = 0.1):
+    """``predicate()``'s first truthy value, polled every ``step`` s; fails after ``timeout`` s."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(step)
+    raise AssertionError("condition not met in time")

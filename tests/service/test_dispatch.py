@@ -11,6 +11,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from gigmatch.testing import Server
+from tests import helpers
+from tests.helpers import read_pages
 
 DAY = (datetime.now() + timedelta(days=2)).replace(hour=8, minute=0, second=0, microsecond=0)
 ENV = {"GIGMATCH_DISPATCH_WINDOW_S": "0.5", "GIGMATCH_ANSWER_TICK_S": "0.5"}
@@ -56,25 +58,12 @@ def job(hour: int, headcount: int, hours: int = 8) -> dict:
 
 def offers(client, after=0, limit=1000) -> list[dict]:
     """Every offer after ``after``, page by page."""
-    out = []
-    while True:
-        r = client.get("/v1/offers", params={"after": after, "limit": limit})
-        assert r.status_code == 200, r.text
-        page = r.json()
-        out += page["offers"]
-        if not page["offers"]:
-            return out
-        after = page["next_cursor"]
+    return read_pages(client, "/v1/offers", "offers", after, limit)
 
 
 def wait_for(predicate, timeout=30.0, step=0.2):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    raise AssertionError("condition not met in time")
+    """``predicate()``'s first truthy value (:func:`tests.helpers.wait_for`)."""
+    return helpers.wait_for(predicate, timeout, step)
 
 
 def overlap(a: dict, b: dict) -> bool:

@@ -15,6 +15,8 @@ import pytest
 
 from gigmatch.testing import BACKEND, OPERATOR, Server
 from service.loop.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+from tests import helpers
+from tests.helpers import read_pages
 
 SOON = (datetime.now() + timedelta(days=3)).replace(microsecond=0).isoformat()
 SLA_S = 5.0
@@ -47,25 +49,12 @@ def market(tmp_path):
 
 def feed(client, after=0, limit=1000) -> list[dict]:
     """Every answer after ``after``, page by page."""
-    out = []
-    while True:
-        r = client.get("/v1/answers", params={"after": after, "limit": limit})
-        assert r.status_code == 200, r.text
-        page = r.json()
-        out += page["answers"]
-        if not page["answers"]:
-            return out
-        after = page["next_cursor"]
+    return read_pages(client, "/v1/answers", "answers", after, limit)
 
 
 def wait_for(predicate, timeout=20.0, step=0.1):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    raise AssertionError("condition not met in time")
+    """``predicate()``'s first truthy value (:func:`tests.helpers.wait_for`)."""
+    return helpers.wait_for(predicate, timeout, step)
 
 
 def latest(answers: list[dict], kind: str, entity_id: str) -> dict | None:
