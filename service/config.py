@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     answer_sla_s : every open case gets an answer within this many seconds of opening (3600).
     answer_tick_s : seconds between the answer loop's passes (1).
     answer_sweep_s : seconds between full re-checks of every open case after events (60).
+    answer_process : compute the answers in a child process at a lower CPU priority (on by default;
+        ``service/loop/process.py`` says why); false = a thread of this process.
     answer_cpu_share : at most this share of wall time spent computing answers (0.25), so that the
         loop never takes the cores from /v1/rank.
     followup_days : an open worker case answered this long ago, with no applied/hired since, is due
@@ -74,6 +76,7 @@ class Settings(BaseSettings):
 
     # the answer loop (issue #13; README "Every request gets an answer")
     answer_loop: bool = True
+    answer_process: bool = True
     answer_sla_s: float = Field(3600.0, gt=0)
     answer_tick_s: float = Field(1.0, gt=0, le=3600)
     answer_sweep_s: float = Field(60.0, ge=0)

@@ -15,6 +15,7 @@ from service.config import Settings
 from service.dispatch import DispatchLoop
 from service.experiments import Experiment, load_scorers, parse_experiment
 from service.loop.hub import LoopService
+from service.loop.process import LoopProcess
 from service.store import Store, open_store
 
 log = logging.getLogger("gigmatch.service")
@@ -100,6 +101,14 @@ class ServiceState:
         # mistyped --model or --data leaves no empty database file behind
         check_paths(settings)
         settings.webhook()  # a bad webhook setting stops the start with one line, before anything is loaded
+        # the answer loop's process starts first: its imports overlap this start (service/loop/process.py)
+        self.loop_process = (
+            LoopProcess(settings, version=lambda: self.scorer.version)
+            if settings.answer_loop and settings.answer_process
+            else None
+        )
+        if self.loop_process is not None:
+            self.loop_process.spawn()
         self.scorer: Scorer = load_scorer(settings.model)
         # an online experiment (issue #17): its variants' models are loaded once, here, before the store
         self.experiment: Experiment | None = (
@@ -158,7 +167,9 @@ class ServiceState:
         self.store.start_refresher()
         self.store.start_follower()  # other replicas' writes (and this process's other workers')
         # the answer loop (事事有回音): cases, answers in the background, feed and webhook
-        self.loop = LoopService(self.store, lambda: self.scorer, settings, self.metrics)
+        self.loop = LoopService(
+            self.store, lambda: self.scorer, settings, self.metrics, process=self.loop_process
+        )
         self.loop.start()
         # real-time dispatch (issue #15): windows of jobs offered to free workers, when switched on
         self.dispatch = None

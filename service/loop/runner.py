@@ -115,6 +115,10 @@ class AnswerLoop:
             self.answered = repo.read_records(ANSWER_KIND)
             self._held = True
         self.cases.refresh()
+        # then the market, up to now: every entity whose case was just read is in the snapshot (a PUT
+        # commits the entity before its case), so a case is never closed `deleted` for a worker that
+        # another process stored a moment ago and this one has not followed yet
+        self.store.sync()
         snap = self.store.snapshot()
         now = market_now()
         J = snap.jobs

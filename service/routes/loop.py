@@ -182,6 +182,17 @@ class FollowupsOut(BaseModel):
     followups: list[Followup]
 
 
+class LoopRunner(BaseModel):
+    """Where the answer loop runs in this replica."""
+
+    mode: Literal["process", "thread", "off"] = Field(
+        description="its own process at a lower CPU priority (default), a thread of the server, or off"
+    )
+    pid: int | None = Field(None, description="the loop process's id, once it is up")
+    restarts: int = Field(0, description="times the loop process died and was started again")
+    model: str | None = Field(None, description="the model version the loop answers with")
+
+
 class LoopStats(BaseModel):
     """The loop's figures (see README "Every request gets an answer")."""
 
@@ -201,6 +212,7 @@ class LoopStats(BaseModel):
                     "median_first_answer_s": 1.2,
                     "followups_due": 57,
                     "followup_days": 7.0,
+                    "runner": {"mode": "process", "pid": 4242, "restarts": 0, "model": "20261123T1519-65c3d8-s1"},
                 }
             ]
         }
@@ -215,6 +227,9 @@ class LoopStats(BaseModel):
     median_first_answer_s: float | None = None
     followups_due: int
     followup_days: float
+    runner: LoopRunner
+
+
 
 
 def _iso(seconds: float | None) -> str | None:

@@ -4,16 +4,21 @@ feed across a restart, follow-ups, closing and re-opening, and the signed webhoo
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 import threading
 import time
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
 from gigmatch.testing import BACKEND, OPERATOR, Server
+from models.registry import Registry
+from models.train import train
 from service.loop.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from tests import helpers
 from tests.helpers import read_pages
@@ -102,7 +107,11 @@ def test_every_case_answered_within_sla_with_reasons_hires_closes_and_followups(
             # a job nobody nearby may take: the shortlist is empty and the answer says why
             weld = latest(answers, "job", "j_weld")["content"]
             assert weld["code"] == "certificate_nobody_nearby_holds" and weld["workers"] == []
-            pack = latest(answers, "job", "j_pack")["content"]
+            # the job near the burst is answered again once the burst's own first answers are out
+            pack = wait_for(
+                lambda: (p := latest(feed(c), "job", "j_pack")["content"])["workers"][9:] and p,
+                timeout=3 * SLA_S,
+            )
             assert pack["code"] == "too_few_eligible_workers" and len(pack["workers"]) == 10
 
             stats = op.get("/v1/loop/stats").json()
@@ -146,7 +155,14 @@ def test_every_case_answered_within_sla_with_reasons_hires_closes_and_followups(
             )
 
             # follow-ups eight days on: exactly the open worker cases with no outcome and no application
-            ev = {"ts": now, "job_id": "j_pack", "worker_id": "w_b001", "event": "applied", "event_id": "a1"}
+            applied_at = datetime.now(UTC).isoformat()  # after w_b001's answers (`now` is truncated)
+            ev = {
+                "ts": applied_at,
+                "job_id": "j_pack",
+                "worker_id": "w_b001",
+                "event": "applied",
+                "event_id": "a1",
+            }
             assert c.post("/v1/events", json={"events": [ev]}).status_code == 200
             later = (datetime.now(UTC) + timedelta(days=8)).replace(microsecond=0).isoformat()
             r = op.get("/v1/followups", params={"as_of": later})
@@ -190,6 +206,70 @@ def test_feed_pages_without_loss_or_duplicates_across_a_restart(market, tmp_path
             assert {f"w_f{i:03d}" for i in range(30)} <= {a.get("worker_id") for a in whole}
             r = c.get("/v1/answers", params={"after": -1})
             assert r.status_code == 422 and "after" in r.json()["detail"]
+    finally:
+        srv.stop()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie (exited, not yet reaped by its parent) is not alive
+    return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
+
+
+def test_the_loop_runs_in_its_own_process_which_restarts_and_follows_the_server(
+    market, small_market_dir, tmp_path
+):
+    """The answers are computed in a child process at a lower CPU priority (so they never hold the
+    server's GIL nor its cores): it is restarted when it dies, answers with the model the server
+    serves, and does not outlive a server killed with SIGKILL."""
+    registry = tmp_path / "registry"
+    train(small_market_dir, registry, seed=1)
+    srv = Server(tmp_path / "proc.db", data=market, model=registry, **LOOP_ENV)
+    try:
+        with srv.client() as c, srv.client(OPERATOR) as op:
+            runner = wait_for(lambda: (r := op.get("/v1/loop/stats").json()["runner"])["pid"] and r)
+            serving = op.get("/v1/models").json()["serving"]
+            assert runner["mode"] == "process" and runner["restarts"] == 0 and runner["model"] == serving
+            child = runner["pid"]
+            assert child != srv.proc.pid and _alive(child)
+            assert os.getpriority(os.PRIO_PROCESS, child) > os.getpriority(os.PRIO_PROCESS, srv.proc.pid)
+            wait_for(lambda: "w_ok" in {a.get("worker_id") for a in feed(c)})
+
+            os.kill(child, signal.SIGKILL)  # the loop dies: the server starts another, nothing is lost
+            runner = wait_for(
+                lambda: (r := op.get("/v1/loop/stats").json()["runner"])["pid"] not in (None, child) and r
+            )
+            assert runner["restarts"] == 1
+            c.put("/v1/workers/w_after", json={"lat": 26.70, "lon": A, "skills": ["packaging"]})
+            wait_for(lambda: "w_after" in {a.get("worker_id") for a in feed(c)}, timeout=3 * SLA_S)
+
+            # a new model served by the server is the loop's model too
+            other = train(small_market_dir, registry, seed=2)
+            Registry(registry).set_current(other[1]["version"])
+            fresh = op.post("/v1/models/reload").json()["serving"]
+            assert fresh != serving
+            wait_for(lambda: op.get("/v1/loop/stats").json()["runner"]["model"] == fresh)
+            child = runner["pid"]
+        srv.kill()  # SIGKILL: the loop's process reads end-of-file and exits
+        wait_for(lambda: not _alive(child))
+    finally:
+        srv.stop()
+
+
+def test_the_loop_as_a_thread_when_asked(market, tmp_path):
+    srv = Server(tmp_path / "thread.db", data=market, GIGMATCH_ANSWER_PROCESS="false", **LOOP_ENV)
+    try:
+        with srv.client() as c, srv.client(OPERATOR) as op:
+            wait_for(lambda: {"w_ok", "w_cert", "w_far"} <= {a.get("worker_id") for a in feed(c)})
+            assert op.get("/v1/loop/stats").json()["runner"] == {
+                "mode": "thread",
+                "pid": None,
+                "restarts": 0,
+                "model": "heuristic-v1",
+            }
     finally:
         srv.stop()
 
