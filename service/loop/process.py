@@ -30,6 +30,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -43,6 +44,8 @@ LOOP_THREADS = 1  # LightGBM/BLAS threads in the child: the other core stays the
 def _child(values: dict, conn, nice: int) -> None:
     """The child's main: import, wait for the go, open the store, load the model, tick until told to
     stop or orphaned."""
+    # Ctrl-C in a terminal reaches the whole process group: the server stops the loop itself
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         os.nice(nice)
     except OSError:  # not permitted: run at the parent's priority

@@ -201,7 +201,8 @@ class Store:
     def sync(self, own=None, rebuild: bool = True) -> bool:
         """Apply the change feed from this store's cursor: every entity write committed since, by any
         process; then the new events. Rebuilds the snapshot when an entity changed (and ``rebuild``).
-        Returns whether an entity changed.
+        Returns whether an entity changed. When it returns, the snapshot holds every entity write
+        committed before the call (a concurrent sync that read them first has finished its rebuild).
 
         ``own`` is ``(table, records, frame)`` of a write this store just committed, whose validated
         frame is reused instead of validating the fed rows again.
@@ -242,9 +243,11 @@ class Store:
                     changed = True
                 elif cursor is not None:
                     self._changes_seq = cursor
-        self._follow_events()
-        if changed and rebuild:
-            self.rebuild()
+            # still under the feed lock: a sync that returns has its snapshot built, even when another
+            # thread's sync read the changes first (the answer loop relies on it, runner.tick)
+            self._follow_events()
+            if changed and rebuild:
+                self.rebuild()
         return changed
 
     def _follow_events(self) -> int:

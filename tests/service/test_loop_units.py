@@ -292,3 +292,28 @@ def test_other_code_publishes_through_the_service_hub(store):
     assert metrics.get_sample_value("gigmatch_answers_published_total", {"kind": "worker"}) == 1
     hub.update_gauges()
     assert metrics.get_sample_value("gigmatch_followups_due") == 0
+
+
+def test_a_loop_behind_the_store_never_closes_a_worker_just_stored(store):
+    """The loop in its own process follows the store a moment behind the server: a worker the server
+    stored (and whose case it opened) since the loop's last look is answered at the next tick, never
+    closed ``deleted`` for being missing from the loop's older snapshot."""
+    from service.store import open_store
+
+    location = getattr(store.repo, "_dsn", store.repo.url)  # the password-bearing URL on PostgreSQL
+    behind = open_store(location)  # the loop process's store: no follower, so it lags until it syncs
+    try:
+        loop = AnswerLoop(behind, CaseBook(behind.repo), HeuristicScorer, tick_s=0.1, max_km=15.0)
+        assert loop.tick() == 11
+        server_cases = CaseBook(store.repo)
+        for i in range(5):
+            wid = f"wnew{i}"
+            store.upsert_worker({"worker_id": wid, "lat": "26.7", "lon": str(A), "skills": "packaging"})
+            server_cases.on_put("worker", wid, market_now())
+        assert loop.tick() >= 5
+        new = {f"wnew{i}" for i in range(5)}
+        assert all(loop.cases.cases[f"worker:{w}"]["status"] == "open" for w in new)
+        answered = {a.get("worker_id") for a in read_answers(behind.repo, 0, 1000)}
+        assert new <= answered
+    finally:
+        behind.close()
