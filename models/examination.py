@@ -5,8 +5,8 @@ does not depend on the worker (the position-based click model); only a worker wh
 Debiased training (:mod:`models.ranker`) needs an *unbiased* yardstick to pick its number of trees:
 NDCG@10 on the logged grades rewards a model for learning the old ranking's position effect back
 (a worker shown first applies more often), which stops the debiased fit early. The yardstick used is
-NDCG@10 with each row's gain weighted by ``1 / theta_p`` of the position it was shown at
-(:func:`models.metrics.ips_ndcg_at_k`): under the position-based model the weighted logged gain has
+DCG@10 with each row's gain weighted by ``1 / theta_p`` of the position it was shown at
+(:func:`models.metrics.ips_dcg_at_k`): under the position-based model the weighted logged gain has
 the expectation of the gain had the worker examined the offer.
 
 Estimator (:func:`estimate_examination`)

@@ -17,9 +17,9 @@ the old ranking's position effect, the very thing the correction removes, and it
 debiased fit after 20-30 trees where the unbiased optimum is ~80 (measured, README). So, when the
 training rows carry logged propensities, the examination curve is estimated from them
 (:func:`models.examination.estimate_examination`: inverse-propensity ratios of the application rate
-at each position to position 1) and early stopping watches the validation rows' NDCG@10 with each
-gain weighted by ``1 / theta`` of its position (:func:`models.metrics.ips_ndcg_at_k`), an unbiased
-estimate of NDCG@10 had every offer been examined. Without propensities (or positions on the
+at each position to position 1) and early stopping watches the validation rows' mean DCG@10 with each
+gain weighted by ``1 / theta`` of its position (:func:`models.metrics.ips_dcg_at_k`), an unbiased
+estimate of the mean DCG@10 had every offer been examined. Without propensities (or positions on the
 validation rows) it falls back to the logged grades' NDCG@10. ``stopping_`` records which, and
 ``examination_`` the curve. The naive fit (no ``position``) and every log without positions train
 exactly as before.
@@ -35,7 +35,7 @@ import numpy as np
 from features.registry import FEATURE_NAMES
 from gigmatch.core.threads import passive_openmp, thread_budget
 from models.examination import estimate_examination, examination_weights
-from models.metrics import ips_ndcg_at_k
+from models.metrics import ips_dcg_at_k
 
 passive_openmp()  # before LightGBM loads its OpenMP runtime: idle threads sleep instead of spinning
 import lightgbm as lgb  # noqa: E402
@@ -110,7 +110,7 @@ class GigRanker:
             position-bias correction is used (see the module docstring). None: the naive fit.
         propensity : ndarray of shape (n_rows,), float, optional
             With ``position``: the logging policy's propensity of each row, from which the examination
-            curve is estimated for early stopping on the inverse-examination-weighted NDCG@10.
+            curve is estimated for early stopping on the inverse-examination-weighted DCG@10.
         eval_position : ndarray of shape (n_valid_rows,), optional
             With ``position`` and ``propensity``: the validation rows' positions.
 
@@ -174,13 +174,13 @@ class GigRanker:
             callbacks = [lgb.early_stopping(self.early_stopping_rounds, verbose=False)]
             stopping = "ndcg@10"  # of the logged grades
             if curve is not None and eval_position is not None and len(eval_position) == len(eval_set[1]):
-                feval = _ips_ndcg_metric(
+                feval = _ips_dcg_metric(
                     np.repeat(np.arange(len(eval_group)), np.asarray(eval_group, dtype=np.int64)),
                     np.asarray(eval_set[1]),
                     examination_weights(eval_position, curve),
                 )
-                params["metric"] = "None"  # only feval: early stopping watches the weighted NDCG@10
-                stopping = "ips-ndcg@10"
+                params["metric"] = "None"  # only feval: early stopping watches the weighted DCG@10
+                stopping = "ips-dcg@10"
         booster = lgb.train(
             params, train, num_boost_round=rounds, valid_sets=valid_sets, callbacks=callbacks, feval=feval
         )
@@ -201,17 +201,17 @@ class GigRanker:
         return self.model_.booster_.predict(X, num_iteration=best)
 
 
-def _ips_ndcg_metric(query: np.ndarray, y: np.ndarray, weight: np.ndarray):
-    """A LightGBM ``feval``: NDCG@10 of the validation rows with inverse-examination-weighted gains.
+def _ips_dcg_metric(query: np.ndarray, y: np.ndarray, weight: np.ndarray):
+    """A LightGBM ``feval``: mean DCG@10 of the validation rows with inverse-examination-weighted gains.
 
     Parameters
     ----------
     query, y, weight : ndarray of shape (n_valid_rows,)
-        Query id, logged grade and gain weight of each validation row (:func:`ips_ndcg_at_k`).
+        Query id, logged grade and gain weight of each validation row (:func:`models.metrics.ips_dcg_at_k`).
     """
 
     def metric(preds: np.ndarray, _data: lgb.Dataset) -> tuple[str, float, bool]:
-        return "ips_ndcg@10", ips_ndcg_at_k(query, y, preds, weight, 10), True
+        return "ips_dcg@10", ips_dcg_at_k(query, y, preds, weight, 10), True
 
     return metric
 

@@ -51,7 +51,7 @@ def fit_ranker(
 
     When the training rows carry logged positions and ``debias`` is on, LightGBM's position-bias
     correction is used (:mod:`models.ranker`) and, with logged propensities, the number of trees is
-    picked on the validation rows' NDCG@10 with inverse-examination-weighted gains (the examination
+    picked on the validation rows' DCG@10 with inverse-examination-weighted gains (the examination
     curve estimated from the training rows, :mod:`models.examination`); ``debias=False`` trains the
     naive model on the same rows, early-stopped on the logged grades.
 
@@ -159,7 +159,7 @@ def train(
                 if train_set.positions is None
                 else ("lightgbm-position" if getattr(ranker, "debiased_", False) else "none")
             ),
-            # debiased fits: what picked the number of trees ("ips-ndcg@10": validation NDCG@10 with
+            # debiased fits: what picked the number of trees ("ips-dcg@10": validation DCG@10 with
             # inverse-examination-weighted gains; "ndcg@10": the logged grades, no propensities logged)
             # and the examination curve estimated from the log (theta_1.., None without propensities)
             **(

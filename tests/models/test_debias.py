@@ -37,9 +37,9 @@ def test_training_on_positions_is_debiased_unless_told_not_to(registries, small_
     assert debiased["params"]["debias"] == "lightgbm-position"
     assert naive["params"]["debias"] == "none"
     assert debiased["metrics"]["test"]["labels"].startswith("if examined")
-    # the debiased fit stopped on the examination-weighted NDCG, its curve estimated from the log's
+    # the debiased fit stopped on the examination-weighted DCG, its curve estimated from the log's
     # propensities: falling with position from 1; the naive fit stopped on the logged grades as before
-    assert debiased["params"]["early_stopping"] == "ips-ndcg@10"
+    assert debiased["params"]["early_stopping"] == "ips-dcg@10"
     curve = np.array(debiased["params"]["examination"])
     assert curve[0] == 1 and np.all(np.diff(curve) <= 0) and curve[-1] < 0.6
     assert "early_stopping" not in naive["params"] and "examination" not in naive["params"]
@@ -69,7 +69,7 @@ def test_without_propensities_the_debiased_fit_stops_on_the_logged_grades(biased
         eval_position=valid_set.positions,
         **kwargs,
     )
-    assert weighted.stopping_ == "ips-ndcg@10" and weighted.examination_[1] == pytest.approx(1, abs=0.05)
+    assert weighted.stopping_ == "ips-dcg@10" and weighted.examination_[1] == pytest.approx(1, abs=0.05)
 
 
 def test_evaluate_compares_models_and_ope_prints_estimators_beside_the_truth(

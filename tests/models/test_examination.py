@@ -1,4 +1,4 @@
-"""The examination curve estimated from logged propensities, and the weighted NDCG it feeds (#17)."""
+"""The examination curve estimated from logged propensities, and the weighted DCG it feeds (#17)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from models.examination import FLOOR, estimate_examination, examination_weights
-from models.metrics import ips_ndcg_at_k, ndcg_at_k
+from models.metrics import ips_dcg_at_k
 
 
 def planted_log(seed: int, n_lists: int = 6000, n: int = 12, power: float = 0.7, exploration: float = 0.3):
@@ -78,13 +78,27 @@ def test_weights_are_the_inverse_curve_and_unknown_positions_count_as_examined()
     np.testing.assert_allclose(w, [1, 2, 4, 4, 1, 1])
 
 
-def test_weighted_ndcg_is_ndcg_with_unit_weights_and_matches_a_hand_computed_case():
-    rng = np.random.default_rng(0)
-    group = np.repeat(np.arange(50), 8)
-    y = rng.integers(0, 5, size=len(group))
+def test_weighted_dcg_matches_hand_computed_cases_and_is_unbiased_for_the_examined_dcg():
+    # one query: gains 1 (label 1) and 3 (label 2) weighted 4 and 1; the score ranks the label-2 row
+    # first: DCG 3 * 1 + 4 * 1 / log2(3); a second query of zeros adds 0 to the mean over 2 queries
+    group, y = np.array([0, 0, 1]), np.array([1, 2, 0])
+    got = ips_dcg_at_k(group, y, np.array([0.0, 1.0, 0.5]), np.array([4.0, 1.0, 3.0]))
+    assert got == pytest.approx((3 + 4 / np.log2(3)) / 2)
+    assert ips_dcg_at_k(group, y, np.array([0.0, 1.0, 0.5]), np.ones(3), k=1) == pytest.approx(3 / 2)
+    # position-based model: grades kept with probability theta of the row's position, weighted 1 /
+    # theta: the mean over many draws approaches the DCG of the grades had every row been examined
+    rng = np.random.default_rng(1)
+    group = np.repeat(np.arange(400), 10)
+    truth = rng.integers(0, 5, size=len(group))
     score = rng.random(len(group))
-    assert ips_ndcg_at_k(group, y, score, np.ones(len(y))) == pytest.approx(ndcg_at_k(group, y, score))
-    # one query: gains 1 (label 1) and 3 (label 2) weighted 4 and 1 -> 4 and 3; the score ranks the
-    # label-2 row first: DCG 3 + 4 / log2(3), ideal 4 + 3 / log2(3)
-    got = ips_ndcg_at_k(np.zeros(2, int), np.array([1, 2]), np.array([0.0, 1.0]), np.array([4.0, 1.0]))
-    assert got == pytest.approx((3 + 4 / np.log2(3)) / (4 + 3 / np.log2(3)))
+    theta = np.tile(np.arange(1, 11) ** -0.6, 400)
+    full = ips_dcg_at_k(group, truth, score, np.ones(len(group)))
+    draws = [
+        ips_dcg_at_k(group, np.where(rng.random(len(group)) < theta, truth, 0), score, 1 / theta)
+        for _ in range(200)
+    ]
+    unweighted = ips_dcg_at_k(
+        group, np.where(rng.random(len(group)) < theta, truth, 0), score, np.ones(len(group))
+    )
+    assert np.mean(draws) == pytest.approx(full, rel=0.01)
+    assert unweighted < 0.8 * full
