@@ -49,6 +49,18 @@ def test_training_on_positions_is_debiased_unless_told_not_to(registries, small_
     assert d != n
 
 
+def test_train_says_how_the_debiased_fit_was_stopped(biased_market, tmp_path, capsys):
+    params = tmp_path / "params.json"
+    params.write_text(json.dumps(FAST))
+    args = ["train", "--data", str(biased_market), "--params", str(params), "--seed", "1"]
+    assert main([*args, "--out", str(tmp_path / "a")]) == 0
+    out = capsys.readouterr().out
+    assert "position-debiased (LightGBM); trees picked on the validation DCG@10 weighted" in out
+    assert main([*args, "--out", str(tmp_path / "b"), "--no-debias"]) == 0
+    out = capsys.readouterr().out
+    assert "naive (--no-debias)" in out and "trees picked" not in out
+
+
 def test_without_propensities_the_debiased_fit_stops_on_the_logged_grades(biased_market):
     from gigmatch.core.contract import load_market
     from models.dataset import build_training_set, time_split
