@@ -14,7 +14,7 @@ reads the sklearn names as aliases). Rows without a position share one bucket of
 **When to stop the debiased fit.** NDCG@10 on the validation rows' logged grades is the wrong
 yardstick for it: a logged grade is 0 whenever the worker never looked at the offer, so it rewards
 the old ranking's position effect, the very thing the correction removes, and it stopped the
-debiased fit after 20-30 trees where the unbiased optimum is ~80 (measured, README). So, when the
+debiased fit after 20-40 trees where the unbiased optimum lies at 60-180 (README). So, when the
 training rows carry logged propensities, the examination curve is estimated from them
 (:func:`models.examination.estimate_examination`: inverse-propensity ratios of the application rate
 at each position to position 1) and early stopping watches the validation rows' mean DCG@10 with each
