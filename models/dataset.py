@@ -46,6 +46,12 @@ class TrainingSet:
         return pos if pos is not None and np.isfinite(pos).any() else None
 
     @property
+    def propensities(self) -> np.ndarray | None:
+        """Each row's logged propensity, shape (n_rows,) float (NaN: not logged); None when no row has one."""
+        prop = self.meta["propensity"].to_numpy(dtype=float) if "propensity" in self.meta else None
+        return prop if prop is not None and np.isfinite(prop).any() else None
+
+    @property
     def group_sizes(self) -> np.ndarray:
         """Rows per query, ndarray of shape (n_queries,), in query order (LightGBM's ``group``)."""
         return np.bincount(self.meta["query"].to_numpy())

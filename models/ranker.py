@@ -6,10 +6,23 @@ Parameters are LightGBM's own, passed through; the wrapper adds the gigmatch def
 **Position debiasing** (issue #17). Given each row's position in the list that was shown,
 :meth:`GigRanker.fit` hands them to LightGBM's unbiased LambdaRank (``lightgbm.Dataset(position=...)``,
 LightGBM >= 4.1; Unbiased LambdaMART, Hu et al., WWW'19): LightGBM learns one bias factor per position
-jointly with the trees and divides each pair's lambda by it, so the trees learn relevance given
-examination rather than the old ranking's position effect. The sklearn wrapper has no ``position``
-argument, so this path trains with ``lightgbm.train`` on the same parameters (LightGBM reads the
-sklearn names as aliases). Rows without a position share one bucket of their own (position 0).
+jointly with the trees (added to each row's score inside the LambdaRank gradients), so the trees learn
+relevance given examination rather than the old ranking's position effect. The sklearn wrapper has no
+``position`` argument, so this path trains with ``lightgbm.train`` on the same parameters (LightGBM
+reads the sklearn names as aliases). Rows without a position share one bucket of their own (position 0).
+
+**When to stop the debiased fit.** NDCG@10 on the validation rows' logged grades is the wrong
+yardstick for it: a logged grade is 0 whenever the worker never looked at the offer, so it rewards
+the old ranking's position effect, the very thing the correction removes, and it stopped the
+debiased fit after 20-40 trees where the unbiased optimum lies at 60-180 (README). So, when the
+training rows carry logged propensities, the examination curve is estimated from them
+(:func:`models.examination.estimate_examination`: inverse-propensity ratios of the application rate
+at each position to position 1) and early stopping watches the validation rows' mean DCG@10 with each
+gain weighted by ``1 / theta`` of its position (:func:`models.metrics.ips_dcg_at_k`), an unbiased
+estimate of the mean DCG@10 had every offer been examined. Without propensities (or positions on the
+validation rows) it falls back to the logged grades' NDCG@10. ``stopping_`` records which, and
+``examination_`` the curve. The naive fit (no ``position``) and every log without positions train
+exactly as before.
 """
 
 from __future__ import annotations
@@ -21,6 +34,8 @@ import numpy as np
 
 from features.registry import FEATURE_NAMES
 from gigmatch.core.threads import passive_openmp, thread_budget
+from models.examination import estimate_examination, examination_weights
+from models.metrics import ips_dcg_at_k
 
 passive_openmp()  # before LightGBM loads its OpenMP runtime: idle threads sleep instead of spinning
 import lightgbm as lgb  # noqa: E402
@@ -60,6 +75,8 @@ class GigRanker:
         self.model_: lgb.LGBMRanker | None = None
         self.best_iteration_: int | None = None  # trees used by predict; None = all (or LightGBM's best)
         self.debiased_ = False  # trained with LightGBM's position-bias correction
+        self.stopping_: str | None = None  # debiased fits: the early-stopping criterion used
+        self.examination_: np.ndarray | None = None  # debiased fits: the estimated examination curve
         self.feature_names_ = FEATURE_NAMES
 
     def fit(
@@ -71,11 +88,35 @@ class GigRanker:
         eval_set=None,
         eval_group=None,
         position: np.ndarray | None = None,
+        propensity: np.ndarray | None = None,
+        eval_position: np.ndarray | None = None,
     ) -> GigRanker:
         """Fit on rows grouped by query (``group``: sizes of consecutive queries, summing to n_rows).
 
-        ``position``, shape (n_rows,), float or int (NaN: unknown), is each row's 1-based position in the
-        list shown; with it LightGBM's position-bias correction is used (see the module docstring).
+        Parameters
+        ----------
+        X : ndarray of shape (n_rows, n_features)
+            Features in :data:`features.registry.FEATURE_NAMES` order.
+        y : ndarray of shape (n_rows,), int
+            Graded labels.
+        group : ndarray of shape (n_queries,), int
+            Rows per consecutive query.
+        eval_set : tuple (X_valid, y_valid), optional
+            Validation rows; their NDCG@10 picks the number of trees (early stopping).
+        eval_group : ndarray of int, optional
+            Rows per consecutive validation query.
+        position : ndarray of shape (n_rows,), float or int, optional
+            Each row's 1-based position in the list shown (NaN: unknown); with it LightGBM's
+            position-bias correction is used (see the module docstring). None: the naive fit.
+        propensity : ndarray of shape (n_rows,), float, optional
+            With ``position``: the logging policy's propensity of each row, from which the examination
+            curve is estimated for early stopping on the inverse-examination-weighted DCG@10.
+        eval_position : ndarray of shape (n_valid_rows,), optional
+            With ``position`` and ``propensity``: the validation rows' positions.
+
+        Returns
+        -------
+        GigRanker, fitted.
         """
         if X.shape[1] != len(FEATURE_NAMES):
             raise ValueError(
@@ -84,7 +125,7 @@ class GigRanker:
         if int(np.sum(group)) != len(y):
             raise ValueError(f"group sizes sum to {int(np.sum(group))}, expected n_rows = {len(y)}")
         if position is not None:
-            return self._fit_debiased(X, y, group, position, eval_set, eval_group)
+            return self._fit_debiased(X, y, group, position, eval_set, eval_group, propensity, eval_position)
         threads = {} if any(k in self.params for k in THREAD_PARAMS) else {"num_threads": thread_budget()}
         self.model_ = lgb.LGBMRanker(random_state=self.random_state, **threads, **self.params)
         kwargs: dict[str, Any] = {}
@@ -103,7 +144,9 @@ class GigRanker:
         self.model_.fit(X, y, group=group, feature_name=list(FEATURE_NAMES), **kwargs)
         return self
 
-    def _fit_debiased(self, X, y, group, position, eval_set, eval_group) -> GigRanker:
+    def _fit_debiased(
+        self, X, y, group, position, eval_set, eval_group, propensity=None, eval_position=None
+    ) -> GigRanker:
         """LambdaRank with LightGBM's position-bias correction (``lightgbm.train``; see the module)."""
         position = np.asarray(position, dtype=float)
         if len(position) != len(y):
@@ -119,16 +162,33 @@ class GigRanker:
         }
         params.setdefault("lambdarank_position_bias_regularization", 0.0)
         rounds = int(params.pop("n_estimators", 100))
+        curve = None
+        if propensity is not None:
+            query = np.repeat(np.arange(len(group)), np.asarray(group, dtype=np.int64))
+            curve = estimate_examination(query, position, np.asarray(propensity, dtype=float), y)
         train = lgb.Dataset(X, y, group=group, position=pos, feature_name=list(FEATURE_NAMES))
-        valid_sets, callbacks = [], []
+        valid_sets, callbacks, feval, stopping = [], [], None, None
         if eval_set is not None:
-            # validation needs no positions: NDCG@10 of the scores against the logged grades
+            # validation needs no positions in LightGBM: early stopping reads the metric below
             valid_sets = [lgb.Dataset(eval_set[0], eval_set[1], group=eval_group, reference=train)]
             callbacks = [lgb.early_stopping(self.early_stopping_rounds, verbose=False)]
-        booster = lgb.train(params, train, num_boost_round=rounds, valid_sets=valid_sets, callbacks=callbacks)
+            stopping = "ndcg@10"  # of the logged grades
+            if curve is not None and eval_position is not None and len(eval_position) == len(eval_set[1]):
+                feval = _ips_dcg_metric(
+                    np.repeat(np.arange(len(eval_group)), np.asarray(eval_group, dtype=np.int64)),
+                    np.asarray(eval_set[1]),
+                    examination_weights(eval_position, curve),
+                )
+                params["metric"] = "None"  # only feval: early stopping watches the weighted DCG@10
+                stopping = "ips-dcg@10"
+        booster = lgb.train(
+            params, train, num_boost_round=rounds, valid_sets=valid_sets, callbacks=callbacks, feval=feval
+        )
         self.model_ = _TrainedBooster(booster)
         self.best_iteration_ = booster.best_iteration or None
         self.debiased_ = True
+        self.stopping_ = stopping
+        self.examination_ = curve
         return self
 
     def predict(self, X: np.ndarray) -> np.ndarray:
@@ -139,6 +199,21 @@ class GigRanker:
         # 2,000-row request. Column order is FEATURE_NAMES, checked at fit.
         best = getattr(self, "best_iteration_", None) or getattr(self.model_, "best_iteration_", None) or None
         return self.model_.booster_.predict(X, num_iteration=best)
+
+
+def _ips_dcg_metric(query: np.ndarray, y: np.ndarray, weight: np.ndarray):
+    """A LightGBM ``feval``: mean DCG@10 of the validation rows with inverse-examination-weighted gains.
+
+    Parameters
+    ----------
+    query, y, weight : ndarray of shape (n_valid_rows,)
+        Query id, logged grade and gain weight of each validation row (:func:`models.metrics.ips_dcg_at_k`).
+    """
+
+    def metric(preds: np.ndarray, _data: lgb.Dataset) -> tuple[str, float, bool]:
+        return "ips_dcg@10", ips_dcg_at_k(query, y, preds, weight, 10), True
+
+    return metric
 
 
 class _TrainedBooster:

@@ -50,7 +50,10 @@ def fit_ranker(
     """Fit a :class:`~models.ranker.GigRanker` on ``train``; NDCG@10 on ``valid`` picks the number of trees.
 
     When the training rows carry logged positions and ``debias`` is on, LightGBM's position-bias
-    correction is used (:mod:`models.ranker`); ``debias=False`` trains the naive model on the same rows.
+    correction is used (:mod:`models.ranker`) and, with logged propensities, the number of trees is
+    picked on the validation rows' DCG@10 with inverse-examination-weighted gains (the examination
+    curve estimated from the training rows, :mod:`models.examination`); ``debias=False`` trains the
+    naive model on the same rows, early-stopped on the logged grades.
 
     Parameters
     ----------
@@ -86,6 +89,8 @@ def fit_ranker(
         eval_set=(valid.X, valid.y),
         eval_group=valid.group_sizes,
         position=position,
+        propensity=train.propensities if position is not None else None,
+        eval_position=valid.positions if position is not None else None,
     )
 
 
@@ -153,6 +158,19 @@ def train(
                 "no-positions"
                 if train_set.positions is None
                 else ("lightgbm-position" if getattr(ranker, "debiased_", False) else "none")
+            ),
+            # debiased fits: what picked the number of trees ("ips-dcg@10": validation DCG@10 with
+            # inverse-examination-weighted gains; "ndcg@10": the logged grades, no propensities logged)
+            # and the examination curve estimated from the log (theta_1.., None without propensities)
+            **(
+                {
+                    "early_stopping": ranker.stopping_,
+                    "examination": None
+                    if ranker.examination_ is None
+                    else [round(float(x), 4) for x in ranker.examination_[1:]],
+                }
+                if getattr(ranker, "debiased_", False)
+                else {}
             ),
         },
         "library_versions": library_versions(),

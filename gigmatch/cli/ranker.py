@@ -49,9 +49,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(f"trained {meta['version']} in {meta['timing_seconds']['total']} s -> {scorer.path}")
     debias = meta["params"].get("debias")
     if debias != "no-positions":
+        stopping = {
+            "ips-dcg@10": "; trees picked on the validation DCG@10 weighted by the examination curve "
+            "estimated from the logged propensities",
+            "ndcg@10": "; trees picked on the logged grades (no propensities logged)",
+        }.get(meta["params"].get("early_stopping"), "")
         print(
             "the log has positions: "
             + ("position-debiased (LightGBM)" if debias == "lightgbm-position" else "naive (--no-debias)")
+            + stopping
         )
     print(
         f"test NDCG@10: model {test['scores']['model']['ndcg@10']:.4f}, heuristic {test['scores']['heuristic']['ndcg@10']:.4f}"

@@ -37,10 +37,51 @@ def test_training_on_positions_is_debiased_unless_told_not_to(registries, small_
     assert debiased["params"]["debias"] == "lightgbm-position"
     assert naive["params"]["debias"] == "none"
     assert debiased["metrics"]["test"]["labels"].startswith("if examined")
+    # the debiased fit stopped on the examination-weighted DCG, its curve estimated from the log's
+    # propensities: falling with position from 1; the naive fit stopped on the logged grades as before
+    assert debiased["params"]["early_stopping"] == "ips-dcg@10"
+    curve = np.array(debiased["params"]["examination"])
+    assert curve[0] == 1 and np.all(np.diff(curve) <= 0) and curve[-1] < 0.6
+    assert "early_stopping" not in naive["params"] and "examination" not in naive["params"]
     # different models: the debiased one learned with the position factors
     d = debiased["metrics"]["test"]["scores"]["model"]
     n = naive["metrics"]["test"]["scores"]["model"]
     assert d != n
+
+
+def test_train_says_how_the_debiased_fit_was_stopped(biased_market, tmp_path, capsys):
+    params = tmp_path / "params.json"
+    params.write_text(json.dumps(FAST))
+    args = ["train", "--data", str(biased_market), "--params", str(params), "--seed", "1"]
+    assert main([*args, "--out", str(tmp_path / "a")]) == 0
+    out = capsys.readouterr().out
+    assert "position-debiased (LightGBM); trees picked on the validation DCG@10 weighted" in out
+    assert main([*args, "--out", str(tmp_path / "b"), "--no-debias"]) == 0
+    out = capsys.readouterr().out
+    assert "naive (--no-debias)" in out and "trees picked" not in out
+
+
+def test_without_propensities_the_debiased_fit_stops_on_the_logged_grades(biased_market):
+    from gigmatch.core.contract import load_market
+    from models.dataset import build_training_set, time_split
+    from models.ranker import GigRanker
+
+    data = build_training_set(load_market(biased_market))
+    tr, va, _ = time_split(data)
+    train_set, valid_set = data.subset(tr), data.subset(va)
+    kwargs = dict(eval_set=(valid_set.X, valid_set.y), eval_group=valid_set.group_sizes)
+    fit = GigRanker(random_state=1, **FAST).fit
+    args = (train_set.X, train_set.y, train_set.group_sizes)
+    bare = fit(*args, position=train_set.positions, **kwargs)
+    assert bare.debiased_ and bare.stopping_ == "ndcg@10" and bare.examination_ is None
+    weighted = fit(
+        *args,
+        position=train_set.positions,
+        propensity=train_set.propensities,
+        eval_position=valid_set.positions,
+        **kwargs,
+    )
+    assert weighted.stopping_ == "ips-dcg@10" and weighted.examination_[1] == pytest.approx(1, abs=0.05)
 
 
 def test_evaluate_compares_models_and_ope_prints_estimators_beside_the_truth(
