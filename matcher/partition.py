@@ -412,20 +412,50 @@ def _edges_task(run_dir: str, part: int, cfg: dict, per_slot: np.ndarray, round_
     t0 = time.perf_counter()
     d = _load_partition(run_dir, part, cfg)
     scorer = _scorer(cfg)
+    prev = d.pairs
+    if prev is not None and prev["round"] == round_no - 1 and len(prev["per_slot"]) == len(per_slot):
+        # a later candidate round in the process that ran the previous one: only the jobs whose list
+        # grew are retrieved, featurised and scored again (a pair's features depend on its job's pool,
+        # never on other jobs' pairs, so the other jobs' pairs are exactly what they were)
+        redo = per_slot != prev["per_slot"]
+    else:
+        prev, redo = None, np.ones(len(per_slot), dtype=bool)
     parts_j, parts_w = [], []
-    for level in np.unique(per_slot):
-        pj, pw = d.retriever.candidates(d.J_own, cfg["max_km"], per_slot=int(level), only=per_slot == level)
+    for level in np.unique(per_slot[redo]):
+        pj, pw = d.retriever.candidates(
+            d.J_own, cfg["max_km"], per_slot=int(level), only=redo & (per_slot == level)
+        )
         parts_j.append(pj)
         parts_w.append(pw)
     pj = np.concatenate(parts_j) if parts_j else np.zeros(0, np.int64)
     pw = np.concatenate(parts_w) if parts_w else np.zeros(0, np.int64)
-    order = np.lexsort((pw, pj))
-    pj, pw = pj[order], pw[order]
     batch = build_pairs(d.J_own, d.W, pj, pw, history=d.H, asof_s=cfg["asof"], max_km=cfg["max_km"])
-    eligible = batch.eligible
     weight = np.zeros(len(pj))
-    if eligible.any():
-        weight[eligible] = scorer.match_weight(batch.X[eligible])
+    if batch.eligible.any():
+        weight[batch.eligible] = scorer.match_weight(batch.X[batch.eligible])
+    batch = replace(batch, X=np.zeros((0, 0), np.float32))  # the explanation needs the rest, not features
+    if prev is not None:
+        keep = ~redo[prev["pj"]]
+        old = prev["batch"]
+        pj, pw = np.r_[prev["pj"][keep], pj], np.r_[prev["pw"][keep], pw]
+        weight = np.r_[prev["weight"][keep], weight]
+        batch = replace(
+            batch,
+            distance_km=np.r_[old.distance_km[keep], batch.distance_km],
+            reason=np.r_[old.reason[keep], batch.reason],
+            flags=np.r_[old.flags[keep], batch.flags],
+            missing_cert=np.r_[old.missing_cert[keep], batch.missing_cert],
+        )
+    order = np.lexsort((pw, pj))
+    pj, pw, weight = pj[order], pw[order], weight[order]
+    batch = replace(
+        batch,
+        distance_km=batch.distance_km[order],
+        reason=batch.reason[order],
+        flags=batch.flags[order],
+        missing_cert=batch.missing_cert[order],
+    )
+    eligible = batch.eligible
     min_score = cfg["min_score"]
     usable = eligible & (weight >= (min_score if min_score is not None else -np.inf))
     e = np.flatnonzero(usable)
@@ -441,21 +471,23 @@ def _edges_task(run_dir: str, part: int, cfg: dict, per_slot: np.ndarray, round_
         pa.table({"job": gj, "worker": gw, "weight": weight[e], "core": core, "local": local}), path
     )
     d.edges = {"job": gj, "worker": gw, "weight": weight[e], "round": round_no}
-    # the explanation needs this round's pairs, not their features
+    # the explanation and the next candidate round need this round's pairs, not their features
     d.pairs = {
         "pj": pj,
         "pw": pw,
-        "batch": replace(batch, X=np.zeros((0, 0), np.float32)),
+        "batch": batch,
         "eligible": eligible,
         "usable": usable,
         "weight": weight,
         "round": round_no,
+        "per_slot": per_slot.copy(),
     }
     top = float(np.abs(weight[e]).max()) if len(e) else 0.0
     return {
         "part": part,
         "round": round_no,
         "pairs": len(pj),
+        "pairs_computed": int(len(pj) if prev is None else len(pj) - int(keep.sum())),
         "eligible": int(eligible.sum()),
         "edges": len(e),
         "candidates": np.bincount(pj, minlength=d.n_own),
@@ -712,7 +744,10 @@ def run_partitioned(
     run_dir = str(root)
     executor = _OnDask(client) if client is not None else _InProcess()
     try:
+        stage_s: dict[str, float] = {}
+        t0 = time.perf_counter()
         plan, n_jobs, n_workers, headcount = _write_inputs(market, root, partition_km, max_km)
+        stage_s["plan and write inputs"] = round(time.perf_counter() - t0, 3)
         step("partition", len(plan), len(plan), f"{len(plan)} partitions of {partition_km:g} km")
         cfg = {
             "max_km": float(max_km),
@@ -727,30 +762,51 @@ def run_partitioned(
         per_slot = {p: np.full(len(plan.jobs[p]), candidates_per_slot, dtype=np.int64) for p in with_jobs}
         edge_round: dict[int, int] = {}
         metas: dict[int, dict] = {}
-        stats = {p: {"seconds": 0.0, "rss_mb": 0.0, "address": None} for p in range(len(plan))}
+        stats = {
+            p: {"seconds": 0.0, "rss_mb": 0.0, "address": None, "rounds": 0, "pairs_computed": 0}
+            for p in range(len(plan))
+        }
 
         def candidates(todo: list[int], round_no: int) -> None:
+            t0 = time.perf_counter()
             calls = [(run_dir, p, cfg, per_slot[p], round_no) for p in todo]
-            for k, (i, meta) in enumerate(executor.run(_edges_task, calls), start=1):
+            # a later round goes where the partition's pairs already are (only grown jobs are redone)
+            where = [stats[p]["address"] for p in todo]
+            for k, (i, meta) in enumerate(executor.run(_edges_task, calls, where), start=1):
                 p = todo[i]
                 metas[p], edge_round[p] = meta, round_no
                 stats[p]["seconds"] += meta["seconds"]
                 stats[p]["rss_mb"] = max(stats[p]["rss_mb"], meta["rss_mb"])
                 stats[p]["address"] = meta["address"]
+                stats[p]["rounds"] += 1
+                stats[p]["pairs_computed"] += meta["pairs_computed"]
                 step(
                     f"candidates r{round_no}",
                     k,
                     len(todo),
                     f"partition {p}: {meta['pairs']} pairs, {meta['seconds']:.1f} s",
                 )
+            stage_s[f"candidates r{round_no}"] = round(time.perf_counter() - t0, 3)
 
         solve_s, recon, rounds, cps = 0.0, [], 1, candidates_per_slot
+        warm = None  # the last reconciliation's final core: the next round starts from it
         candidates(with_jobs, 1)
         while True:
             t_solve = time.perf_counter()
-            chosen_job, chosen_worker, info = _solve_across(
-                run_dir, metas, edge_round, cfg, n_jobs, n_workers, headcount, executor, step, rounds
+            chosen_job, chosen_worker, info, warm = _solve_across(
+                run_dir,
+                metas,
+                edge_round,
+                cfg,
+                n_jobs,
+                n_workers,
+                headcount,
+                executor,
+                step,
+                rounds,
+                warm,
             )
+            stage_s[f"solve r{rounds}"] = round(time.perf_counter() - t_solve, 3)
             solve_s += (
                 time.perf_counter()
                 - t_solve
@@ -769,8 +825,13 @@ def run_partitioned(
             cps *= EXPAND
             todo = [p for p, _ in grow_parts]
             saved = {p: (per_slot[p].copy(), metas[p], edge_round[p]) for p in todo}
+            grown = np.zeros(n_jobs, dtype=bool)
             for p, grow in grow_parts:
                 per_slot[p][grow] = cps
+                grown[plan.jobs[p][grow]] = True
+            if warm is not None:  # a grown job's pool changed, and with it its edges' weights
+                fresh = ~grown[warm["job"]]
+                warm = {k: v[fresh] for k, v in warm.items()}
             candidates(todo, rounds + 1)
             if all(metas[p]["pairs"] == saved[p][1]["pairs"] for p in todo):
                 # as the whole-market run: the larger lists brought no candidate anywhere, so stop
@@ -778,6 +839,7 @@ def run_partitioned(
                     per_slot[p], metas[p], edge_round[p] = saved[p]
                 break
             rounds += 1
+        t_explain = time.perf_counter()
         aggregates, summary = _finish(
             run_dir,
             out,
@@ -794,6 +856,7 @@ def run_partitioned(
             market,
             headcount,
         )
+        stage_s["explain"] = round(time.perf_counter() - t_explain, 3)
         summary.update(
             {
                 "objective": goal.name,
@@ -806,6 +869,7 @@ def run_partitioned(
                 "min_score": min_score,
                 "partition_km": partition_km,
                 "reconciliation": recon,
+                "stage_seconds": stage_s,
                 "driver_peak_rss_mb": round(_rss_mb(), 1),
             }
         )
@@ -869,9 +933,16 @@ def _write_inputs(market: Market, root: Path, partition_km: float, max_km: float
     return plan, len(jobs), len(workers), headcount
 
 
-def _solve_across(run_dir, metas, edge_round, cfg, n_jobs, n_workers, headcount, executor, step, round_no):
+def _solve_across(
+    run_dir, metas, edge_round, cfg, n_jobs, n_workers, headcount, executor, step, round_no, warm=None
+):
     """The optimum over every partition's edges: local optima where partitions are independent,
-    priced reconciliation where they share workers (module docstring). Returns (job, worker, info)."""
+    priced reconciliation where they share workers (module docstring).
+
+    ``warm`` (arrays ``job``, ``worker``, ``weight``), edges of the current problem with their current
+    weights (the previous round's final core, less grown jobs' edges), joins the first core: it is
+    most of the edges the pricing would otherwise add back round by round. Returns (job, worker,
+    info, the final core as ``warm`` for the next round or None)."""
     parts = sorted(metas)
     goal = get_objective(cfg["objective"])
     # partitions sharing a worker are joined; each group of joined partitions is reconciled as one
@@ -905,6 +976,7 @@ def _solve_across(run_dir, metas, edge_round, cfg, n_jobs, n_workers, headcount,
     }
     sizes = np.bincount(group, minlength=int(group.max()) + 1 if len(group) else 0)
     reconciled = []
+    core_out = None
     for i, p in enumerate(parts):
         if sizes[group[i]] == 1:  # independent: its own optimum is the optimum
             jobs_out.append(metas[p]["local_job"])
@@ -914,7 +986,7 @@ def _solve_across(run_dir, metas, edge_round, cfg, n_jobs, n_workers, headcount,
     if reconciled:
         # every group of partitions that share workers, priced together: the groups' flow networks are
         # disjoint, so one solve and one round of pricing tasks serves them all (in parallel on Dask)
-        cj, cw, ginfo = _reconcile(
+        cj, cw, ginfo, core_out = _reconcile(
             run_dir,
             reconciled,
             metas,
@@ -927,6 +999,7 @@ def _solve_across(run_dir, metas, edge_round, cfg, n_jobs, n_workers, headcount,
             executor,
             step,
             round_no,
+            warm,
         )
         ginfo["groups_of_partitions"] = int((sizes > 1).sum())
         jobs_out.append(cj)
@@ -935,14 +1008,26 @@ def _solve_across(run_dir, metas, edge_round, cfg, n_jobs, n_workers, headcount,
     cj = np.concatenate(jobs_out) if jobs_out else np.zeros(0, np.int64)
     cw = np.concatenate(workers_out) if workers_out else np.zeros(0, np.int64)
     info["independent_partitions"] = int((sizes == 1).sum())
-    return cj.astype(np.int64), cw.astype(np.int64), info
+    return cj.astype(np.int64), cw.astype(np.int64), info, core_out
 
 
 def _reconcile(
-    run_dir, members, metas, edge_round, cfg, goal, n_jobs, n_workers, headcount, executor, step, round_no
+    run_dir,
+    members,
+    metas,
+    edge_round,
+    cfg,
+    goal,
+    n_jobs,
+    n_workers,
+    headcount,
+    executor,
+    step,
+    round_no,
+    warm=None,
 ):
     """Solve the partitions that share workers (any number of groups), priced and certified partition
-    by partition; returns (chosen jobs, chosen workers, figures)."""
+    by partition; returns (chosen jobs, chosen workers, figures, the final core edges or None)."""
     tops = [metas[p]["top"] for p in members]
     places = [metas[p]["places"] for p in members]
     scale = integer_scale(max(tops), None if any(x is None for x in places) else max(places))
@@ -954,6 +1039,17 @@ def _reconcile(
     for p in members:
         jobs_p = _plan_jobs(run_dir, p)
         job_cap[jobs_p] = headcount[jobs_p]
+    warm_edges = 0
+    if warm is not None and len(warm["job"]):
+        n_seed = len(job)
+        mine = job_cap[warm["job"]] > 0  # edges of jobs of these partitions only
+        job = np.r_[job, warm["job"][mine]]
+        worker = np.r_[worker, warm["worker"][mine]]
+        weight = np.r_[weight, warm["weight"][mine]]
+        _, first = np.unique(job * np.int64(n_workers) + worker, return_index=True)
+        first = np.sort(first)  # one copy of each edge: a pair twice would be a second path
+        warm_edges = len(first) - n_seed
+        job, worker, weight = job[first], worker[first], weight[first]
     worker_cap = np.full(n_workers, cfg["worker_capacity"], dtype=np.int64)
     prices_path = str(Path(run_dir) / f"prices_r{round_no}.npz")
     for k in range(1, RECONCILE_MAX_ROUNDS + 1):
@@ -998,8 +1094,10 @@ def _reconcile(
                     "partitions": len(members),
                     "pricing_rounds": k,
                     "core_edges": len(job),
+                    "warm_start_edges": int(warm_edges),
                     "certified": True,
                 },
+                {"job": job, "worker": worker, "weight": weight},
             )
         job = np.r_[job, np.concatenate(bad_j)]
         worker = np.r_[worker, np.concatenate(bad_w)]
@@ -1020,6 +1118,7 @@ def _reconcile(
             "certified": False,
             "solved_whole_edges": len(job),
         },
+        None,
     )
 
 
@@ -1098,6 +1197,8 @@ def _finish(
                 "workers_read": int(len(plan.workers[p])),
                 "process": meta.get("pid", os.getpid()),
                 "candidate_pairs": int(meta.get("pairs", 0)),
+                "candidate_rounds": stats[p]["rounds"],
+                "pairs_computed": stats[p]["pairs_computed"],
                 "seconds": round(stats[p]["seconds"], 3),
                 "worker_process_peak_rss_mb": round(stats[p]["rss_mb"], 1),
             }
