@@ -80,7 +80,7 @@ from features.encode import encode_jobs, encode_workers
 from features.history import WorkerHistory
 from features.market import MarketStats
 from features.pairs import build_pairs
-from gigmatch.core.contract import Market, empty_table, write_vocabulary
+from gigmatch.core.contract import Market, empty_table, load_market, write_vocabulary
 from gigmatch.core.defaults import CANDIDATES_PER_SLOT, DEFAULT_MAX_KM
 from gigmatch.core.geo import EARTH_RADIUS_KM
 from gigmatch.core.times import market_now
@@ -683,7 +683,7 @@ class _OnDask:
 
 # ------------------------------------------------------------------------------------------ driver
 def run_partitioned(
-    market: Market,
+    market: Market | str | Path,
     out_dir: str | Path,
     *,
     model: str | Path | None = None,
@@ -702,8 +702,10 @@ def run_partitioned(
 
     Parameters
     ----------
-    market : Market
-        A validated market (all its jobs form the batch).
+    market : Market, or str or Path
+        A validated market (all its jobs form the batch), or a market folder: the run then loads it
+        (:func:`gigmatch.core.contract.load_market`) and frees its tables once the partitions' inputs
+        are written, so that the driver does not hold the market while the tasks run.
     out_dir : str or Path
         Receives ``assignments.csv``/``.parquet``, ``unfilled_jobs.csv``/``.parquet``,
         ``unmatched_workers.csv``/``.parquet``, ``summary.json`` and ``report.html``.
@@ -746,7 +748,14 @@ def run_partitioned(
     try:
         stage_s: dict[str, float] = {}
         t0 = time.perf_counter()
+        if not isinstance(market, Market):
+            market = load_market(market)
+            stage_s["load"] = round(time.perf_counter() - t0, 3)
+            t0 = time.perf_counter()
         plan, n_jobs, n_workers, headcount = _write_inputs(market, root, partition_km, max_km)
+        # from here on the driver needs none of the market's tables (given a folder, nothing else holds
+        # them: their memory goes back before the partitions' tasks start)
+        market = None
         stage_s["plan and write inputs"] = round(time.perf_counter() - t0, 3)
         step("partition", len(plan), len(plan), f"{len(plan)} partitions of {partition_km:g} km")
         cfg = {
@@ -853,7 +862,7 @@ def run_partitioned(
             executor,
             step,
             stats,
-            market,
+            n_workers,
             headcount,
         )
         stage_s["explain"] = round(time.perf_counter() - t_explain, 3)
@@ -1139,7 +1148,7 @@ def _finish(
     executor,
     step,
     stats,
-    market,
+    n_workers,
     headcount,
 ):
     """Explain every partition and stream its rows into the output files as it finishes."""
@@ -1217,8 +1226,8 @@ def _finish(
         "a_worker_lon": np.concatenate(w_lon) if w_lon else np.zeros(0),
     }
     return aggregates, {
-        "jobs": len(market.jobs),
-        "workers": len(market.workers),
+        "jobs": len(headcount),
+        "workers": n_workers,
         "slots": slots,
         "filled": filled,
         "fill_rate": round(filled / slots, 4) if slots else 0.0,
