@@ -402,10 +402,19 @@ def _scorer(cfg: dict):
 
 
 # ----------------------------------------------------------------------------------------- the tasks
-def _edges_task(run_dir: str, part: int, cfg: dict, per_slot: np.ndarray, round_no: int) -> dict:
+def _edges_task(
+    run_dir: str,
+    part: int,
+    cfg: dict,
+    per_slot: np.ndarray,
+    round_no: int,
+    warm_keys: np.ndarray | None = None,
+) -> dict:
     """Retrieve, compute features, score and solve one partition's jobs (one candidate round).
 
-    ``per_slot`` (n_own,) is each own job's candidates per slot this round. Writes
+    ``per_slot`` (n_own,) is each own job's candidates per slot this round. ``warm_keys`` (global
+    ``job * 2**31 + worker``) are edges of the previous round's final reconciled core whose job's
+    list grew: they join this round's core with their new weights (the driver cannot reweigh them). Writes
     ``p<part>/edges_r<round>.parquet`` (usable edges: global job and worker, weight, ``core``, ``local``)
     and returns small arrays and figures.
     """
@@ -466,6 +475,8 @@ def _edges_task(run_dir: str, part: int, cfg: dict, per_slot: np.ndarray, round_
     solve_s = time.perf_counter() - t_solve
     core = _core_seed(pj[e], pw[e], weight[e], d.J_own.headcount, wcap, cfg["objective"]) | local
     gj, gw = d.job_gid[pj[e]], d.worker_gid[pw[e]]
+    if warm_keys is not None and len(warm_keys):
+        core |= np.isin(gj * np.int64(2**31) + gw, warm_keys)
     path = Path(run_dir) / f"p{part:05d}" / f"edges_r{round_no}.parquet"
     pq.write_table(
         pa.table({"job": gj, "worker": gw, "weight": weight[e], "core": core, "local": local}), path
@@ -768,6 +779,9 @@ def run_partitioned(
             "driver_pid": os.getpid(),
         }
         with_jobs = [p for p in range(len(plan)) if len(plan.jobs[p])]
+        job_part = np.full(n_jobs, -1, dtype=np.int64)
+        for p in with_jobs:
+            job_part[plan.jobs[p]] = p
         per_slot = {p: np.full(len(plan.jobs[p]), candidates_per_slot, dtype=np.int64) for p in with_jobs}
         edge_round: dict[int, int] = {}
         metas: dict[int, dict] = {}
@@ -776,9 +790,10 @@ def run_partitioned(
             for p in range(len(plan))
         }
 
-        def candidates(todo: list[int], round_no: int) -> None:
+        def candidates(todo: list[int], round_no: int, warm_keys: dict | None = None) -> None:
             t0 = time.perf_counter()
-            calls = [(run_dir, p, cfg, per_slot[p], round_no) for p in todo]
+            warm_keys = warm_keys or {}
+            calls = [(run_dir, p, cfg, per_slot[p], round_no, warm_keys.get(p)) for p in todo]
             # a later round goes where the partition's pairs already are (only grown jobs are redone)
             where = [stats[p]["address"] for p in todo]
             for k, (i, meta) in enumerate(executor.run(_edges_task, calls, where), start=1):
@@ -838,10 +853,18 @@ def run_partitioned(
             for p, grow in grow_parts:
                 per_slot[p][grow] = cps
                 grown[plan.jobs[p][grow]] = True
-            if warm is not None:  # a grown job's pool changed, and with it its edges' weights
-                fresh = ~grown[warm["job"]]
-                warm = {k: v[fresh] for k, v in warm.items()}
-            candidates(todo, rounds + 1)
+            warm_keys = {}
+            if warm is not None:
+                # a grown job's pool changed, and with it its edges' weights: its part of the last
+                # core goes to its partition's task, which flags those edges core with their new
+                # weights; the rest of the last core keeps its weights and joins the next solve
+                stale = grown[warm["job"]]
+                owner = job_part[warm["job"][stale]]
+                keys = warm["job"][stale] * np.int64(2**31) + warm["worker"][stale]
+                for p in todo:
+                    warm_keys[p] = keys[owner == p]
+                warm = {k: v[~stale] for k, v in warm.items()}
+            candidates(todo, rounds + 1, warm_keys)
             if all(metas[p]["pairs"] == saved[p][1]["pairs"] for p in todo):
                 # as the whole-market run: the larger lists brought no candidate anywhere, so stop
                 for p in todo:

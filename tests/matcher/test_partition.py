@@ -205,10 +205,10 @@ def test_a_later_round_in_a_process_without_the_pairs_recomputes_them(market, si
 
     edges_task = mp._edges_task
 
-    def forgetful(run_dir, part, cfg, per_slot, round_no):
+    def forgetful(run_dir, part, cfg, per_slot, round_no, warm_keys=None):
         if round_no > 1 and part % 2:
             mp._STATE.pop((run_dir, part), None)
-        return edges_task(run_dir, part, cfg, per_slot, round_no)
+        return edges_task(run_dir, part, cfg, per_slot, round_no, warm_keys)
 
     monkeypatch.setattr(mp, "_edges_task", forgetful)
     s = run_partitioned(market, tmp_path, partition_km=5, asof_s=ASOF)
