@@ -409,12 +409,16 @@ def _edges_task(
     per_slot: np.ndarray,
     round_no: int,
     warm_keys: np.ndarray | None = None,
+    solve_local: bool = True,
 ) -> dict:
     """Retrieve, compute features, score and solve one partition's jobs (one candidate round).
 
     ``per_slot`` (n_own,) is each own job's candidates per slot this round. ``warm_keys`` (global
     ``job * 2**31 + worker``) are edges of the previous round's final reconciled core whose job's
-    list grew: they join this round's core with their new weights (the driver cannot reweigh them). Writes
+    list grew: they join this round's core with their new weights (the driver cannot reweigh them).
+    Without ``solve_local`` (a partition already reconciled in an earlier round: it shares workers
+    for good, as its edges only grow) its own optimum is not solved: only the reconciliation's
+    optimum counts there, and the last core seeds it better. Writes
     ``p<part>/edges_r<round>.parquet`` (usable edges: global job and worker, weight, ``core``, ``local``)
     and returns small arrays and figures.
     """
@@ -471,7 +475,10 @@ def _edges_task(
     wcap = np.full(len(d.W), cfg["worker_capacity"], dtype=np.int64)
     t_solve = time.perf_counter()
     local = np.zeros(len(e), dtype=bool)
-    local[:] = solve_assignment(pj[e], pw[e], weight[e], d.J_own.headcount, wcap, objective=cfg["objective"])
+    if solve_local:
+        local[:] = solve_assignment(
+            pj[e], pw[e], weight[e], d.J_own.headcount, wcap, objective=cfg["objective"]
+        )
     solve_s = time.perf_counter() - t_solve
     core = _core_seed(pj[e], pw[e], weight[e], d.J_own.headcount, wcap, cfg["objective"]) | local
     gj, gw = d.job_gid[pj[e]], d.worker_gid[pw[e]]
@@ -506,6 +513,7 @@ def _edges_task(
         "local_job": gj[local],
         "local_worker": gw[local],
         "top": top,
+        "solved_local": bool(solve_local),
         "places": decimal_places(weight[e]),
         "seconds": time.perf_counter() - t0,
         "solve_seconds": solve_s,
@@ -793,7 +801,9 @@ def run_partitioned(
         def candidates(todo: list[int], round_no: int, warm_keys: dict | None = None) -> None:
             t0 = time.perf_counter()
             warm_keys = warm_keys or {}
-            calls = [(run_dir, p, cfg, per_slot[p], round_no, warm_keys.get(p)) for p in todo]
+            calls = [
+                (run_dir, p, cfg, per_slot[p], round_no, warm_keys.get(p), p not in shared) for p in todo
+            ]
             # a later round goes where the partition's pairs already are (only grown jobs are redone)
             where = [stats[p]["address"] for p in todo]
             for k, (i, meta) in enumerate(executor.run(_edges_task, calls, where), start=1):
@@ -814,6 +824,7 @@ def run_partitioned(
 
         solve_s, recon, rounds, cps = 0.0, [], 1, candidates_per_slot
         warm = None  # the last reconciliation's final core: the next round starts from it
+        shared: set[int] = set()  # partitions reconciled in an earlier round (they stay shared)
         candidates(with_jobs, 1)
         while True:
             t_solve = time.perf_counter()
@@ -831,6 +842,7 @@ def run_partitioned(
                 warm,
             )
             stage_s[f"solve r{rounds}"] = round(time.perf_counter() - t_solve, 3)
+            shared |= set(info.pop("reconciled_partitions"))
             solve_s += (
                 time.perf_counter()
                 - t_solve
@@ -1004,13 +1016,15 @@ def _solve_across(
         "round": round_no,
         "crossing_workers": crossing_workers,
         "conflicting_workers": int((local_use > cfg["worker_capacity"]).sum()),
+        # partitions reconciled in an earlier round skip their own optimum (conflicts counted without)
+        "own_optima_skipped": int(sum(not metas[p]["solved_local"] for p in parts)),
         "groups": [],
     }
     sizes = np.bincount(group, minlength=int(group.max()) + 1 if len(group) else 0)
     reconciled = []
     core_out = None
     for i, p in enumerate(parts):
-        if sizes[group[i]] == 1:  # independent: its own optimum is the optimum
+        if sizes[group[i]] == 1 and metas[p]["solved_local"]:  # independent: its own optimum is the optimum
             jobs_out.append(metas[p]["local_job"])
             workers_out.append(metas[p]["local_worker"])
         else:
@@ -1039,7 +1053,8 @@ def _solve_across(
         info["groups"].append(ginfo)
     cj = np.concatenate(jobs_out) if jobs_out else np.zeros(0, np.int64)
     cw = np.concatenate(workers_out) if workers_out else np.zeros(0, np.int64)
-    info["independent_partitions"] = int((sizes == 1).sum())
+    info["independent_partitions"] = len(parts) - len(reconciled)
+    info["reconciled_partitions"] = reconciled
     return cj.astype(np.int64), cw.astype(np.int64), info, core_out
 
 

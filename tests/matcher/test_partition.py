@@ -193,6 +193,9 @@ def test_later_candidate_rounds_redo_only_grown_jobs_and_start_from_the_last_cor
     assert again and any(e["pairs_computed"] < e["candidate_rounds"] * e["candidate_pairs"] for e in again)
     later = [g for r in s["reconciliation"][1:] for g in r["groups"]]
     assert later and all(g["warm_start_edges"] > 0 and g["certified"] for g in later)
+    # partitions reconciled in round 1 skip their own optimum afterwards (only the reconciled one counts)
+    assert s["reconciliation"][0]["own_optima_skipped"] == 0
+    assert all(r["own_optima_skipped"] > 0 for r in s["reconciliation"][1:])
     first = s["reconciliation"][0]["groups"][0]["pricing_rounds"]
     assert min(g["pricing_rounds"] for g in later) < first
     assert_same_run(single, tmp_path)
@@ -205,10 +208,10 @@ def test_a_later_round_in_a_process_without_the_pairs_recomputes_them(market, si
 
     edges_task = mp._edges_task
 
-    def forgetful(run_dir, part, cfg, per_slot, round_no, warm_keys=None):
+    def forgetful(run_dir, part, cfg, per_slot, round_no, *more):
         if round_no > 1 and part % 2:
             mp._STATE.pop((run_dir, part), None)
-        return edges_task(run_dir, part, cfg, per_slot, round_no, warm_keys)
+        return edges_task(run_dir, part, cfg, per_slot, round_no, *more)
 
     monkeypatch.setattr(mp, "_edges_task", forgetful)
     s = run_partitioned(market, tmp_path, partition_km=5, asof_s=ASOF)
