@@ -99,10 +99,13 @@ def main() -> None:
                 f"  load {single['load'][0]} -> {single['load'][1]}"
             )
         else:
-            per_worker = [r[1]["peak"] / r[0] for r in rows if r[1]]
-            trend = (
-                f", {max(per_worker) * n / 1024:.1f} GB at the measured peak per worker" if per_worker else ""
-            )
+            measured = [(r[0], r[1]["peak"]) for r in rows if r[1]]
+            trend = ""
+            if len(measured) >= 2:  # a straight line through the two largest measured sizes
+                (n0, m0), (n1, m1) = measured[-2], measured[-1]
+                trend = (
+                    f", about {(m1 + (m1 - m0) / (n1 - n0) * (n - n1)) / 1024:.1f} GB on the measured trend"
+                )
             print(f"  single process : skipped above {args.skip_single_above:,} workers (memory{trend})")
         worker_peak = max((e["worker_process_peak_rss_mb"] for e in d.get("partitions", [])), default=0)
         certified = all(g["certified"] for r in d.get("reconciliation", []) for g in r["groups"])

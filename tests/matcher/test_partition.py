@@ -218,3 +218,18 @@ def test_a_later_round_in_a_process_without_the_pairs_recomputes_them(market, si
     redone = [e for e in s["partitions"] if e["candidate_rounds"] >= 2 and e["partition"] % 2]
     assert redone and all(e["pairs_computed"] > e["candidate_pairs"] for e in redone)
     assert_same_run(single, tmp_path)
+
+
+@pytest.mark.parametrize("margin", [0.0, 0.2])
+def test_pricing_with_or_without_a_margin_is_certified_and_equal(
+    market, single, tmp_path, monkeypatch, margin
+):
+    """Near-violated edges joining the core early change the rounds, never the optimum or its proof."""
+    import matcher.partition as mp
+
+    monkeypatch.setattr(mp, "PRICE_MARGIN", margin)
+    s = run_partitioned(market, tmp_path, partition_km=5, asof_s=ASOF)
+    groups = [g for r in s["reconciliation"] for g in r["groups"]]
+    assert groups and all(g["certified"] for g in groups)
+    assert all(g["driver_solve_seconds"] >= 0 and g["pricing_seconds"] >= 0 for g in groups)
+    assert_same_run(single, tmp_path)
