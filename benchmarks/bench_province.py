@@ -9,8 +9,10 @@ own process:
 
 It prints wall time, peak RSS per process (single: the process; Dask: the driver and the largest
 worker process, from ``summary.json``), filled slots and fill rate, total score, and whether the two
-reached the same optimum (same filled count and total score). ``--skip-single-above N`` skips the
-single-process reference above N workers (it does not fit in memory at 1,000,000: the row says so).
+reached the same optimum (same filled count and total score), with the machine's load average (1
+minute) before and after each run and the partitioned run's seconds per stage. ``--skip-single-above
+N`` skips the single-process reference above N workers (the row says so, with the single process's
+peak per worker measured at the smaller sizes). ``--json PATH`` also writes every figure there.
 
 Usage: python benchmarks/bench_province.py [--sizes 50000,200000,1000000] [--days 7] [--partition-km 100]
 """
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -26,8 +29,13 @@ import time
 from pathlib import Path
 
 
+def load() -> float:
+    """The machine's 1-minute load average (other sessions share its 2 cores)."""
+    return round(os.getloadavg()[0], 1)
+
+
 def run(argv: list[str]) -> tuple[float, float, int]:
-    """Run ``argv``; (wall seconds, peak RSS of the process in MB, exit code)."""
+    """Run ``argv``; (wall seconds, peak RSS of its largest process in MB, exit code)."""
     t = time.perf_counter()
     wrapped = [
         sys.executable,
@@ -52,6 +60,7 @@ def main() -> None:
     ap.add_argument("--partition-km", type=float, default=100.0)
     ap.add_argument("--cache", type=Path, default=Path("/tmp/gigmatch-bench-province"))
     ap.add_argument("--skip-single-above", type=int, default=200_000)
+    ap.add_argument("--json", type=Path, default=None, help="also write every figure to this file")
     args = ap.parse_args()
     gm = [sys.executable, "-m", "gigmatch.cli"]
     print(f"machine: {platform.machine()}, python {platform.python_version()}, 2 Dask worker processes")
@@ -67,16 +76,18 @@ def main() -> None:
         single = None
         if n <= args.skip_single_above:
             out = args.cache / f"out_single_{n}"
+            before = load()
             wall, peak, rc = run([*gm, "assign", "--data", str(data), "--out", str(out)])
             s = json.loads((out / "summary.json").read_text()) if rc == 0 else {}
-            single = {"wall": wall, "peak": peak, "rc": rc, **s}
+            single = {"wall": wall, "peak": peak, "rc": rc, "load": [before, load()], **s}
         out = args.cache / f"out_dask_{n}"
+        before = load()
         wall, peak, rc = run(
             [*gm, "assign", "--data", str(data), "--out", str(out), "--dask", "local"]
             + ["--partition-km", str(args.partition_km)]
         )
         d = json.loads((out / "summary.json").read_text()) if rc == 0 else {}
-        dask = {"wall": wall, "peak": peak, "rc": rc, **d}
+        dask = {"wall": wall, "peak": peak, "rc": rc, "load": [before, load()], **d}
         rows.append((n, single, dask))
         print(
             f"\n{n:,} workers / {n // 5:,} jobs ({d.get('slots', '?')} slots, {len(d.get('partitions', []))} partitions)"
@@ -85,16 +96,25 @@ def main() -> None:
             print(
                 f"  single process : {single['wall']:7.1f} s  peak {single['peak']:7.0f} MB  filled {single.get('filled')} "
                 f"({single.get('fill_rate')})  total score {single.get('total_score')}  solver {single.get('solver_seconds')} s"
+                f"  load {single['load'][0]} -> {single['load'][1]}"
             )
         else:
-            print(f"  single process : skipped above {args.skip_single_above:,} workers (memory)")
+            measured = [(r[0], r[1]["peak"]) for r in rows if r[1]]
+            trend = ""
+            if len(measured) >= 2:  # a straight line through the two largest measured sizes
+                (n0, m0), (n1, m1) = measured[-2], measured[-1]
+                trend = (
+                    f", about {(m1 + (m1 - m0) / (n1 - n0) * (n - n1)) / 1024:.1f} GB on the measured trend"
+                )
+            print(f"  single process : skipped above {args.skip_single_above:,} workers (memory{trend})")
         worker_peak = max((e["worker_process_peak_rss_mb"] for e in d.get("partitions", [])), default=0)
         certified = all(g["certified"] for r in d.get("reconciliation", []) for g in r["groups"])
         print(
             f"  Dask, 2 workers: {dask['wall']:7.1f} s  peak driver {d.get('driver_peak_rss_mb', 0):.0f} MB, "
             f"largest worker {worker_peak:.0f} MB  filled {d.get('filled')} ({d.get('fill_rate')})  "
-            f"total score {d.get('total_score')}  proven optimal: {certified}"
+            f"total score {d.get('total_score')}  proven optimal: {certified}  load {dask['load'][0]} -> {dask['load'][1]}"
         )
+        print(f"  Dask stages (s): {d.get('stage_seconds')}")
         if single and d:
             same = (
                 single.get("filled") == d.get("filled")
@@ -106,6 +126,11 @@ def main() -> None:
         slots = dask.get("slots") or 1
         s_ms = f"{1000 * single['wall'] / slots:.2f} ms" if single else "-"
         print(f"  {n:>9,} workers: single {s_ms}, Dask {1000 * dask['wall'] / slots:.2f} ms per slot")
+
+    if args.json:
+        args.json.write_text(
+            json.dumps([{"workers": n, "single": s, "dask": d} for n, s, d in rows], default=str)
+        )
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ How the market is split
     that their reasons are worked out on the same jobs.
 
 Data
+    Given a market folder, the driver loads it and drops it once the partitions' inputs are written.
     The driver validates the market once, writes the jobs once and each partition's workers and
     their events as Parquet files (contract form: the task validates its own rows again, so a task
     sees exactly the tables the whole-market run sees), and from then on handles only small arrays:
@@ -44,7 +45,13 @@ Exactness
 Candidate rounds
     As in the whole-market run, jobs left with open slots whose candidate list was cut short get
     ``EXPAND`` times more candidates and everything is solved again (at most ``MAX_ROUNDS`` rounds);
-    only partitions with such jobs redo their retrieval.
+    only partitions with such jobs run again, in the worker process that holds their pairs, and
+    there only the grown jobs are retrieved, featurised and scored again (a pair's features depend
+    on its job's candidate pool, never on other jobs' pairs; a process without the pairs computes
+    them all). Each round's reconciliation starts from the previous round's final core: the driver
+    keeps the edges whose weights cannot have changed, and a grown job's share goes to its
+    partition's task, which flags those edges core with their new weights. A partition reconciled
+    once stays shared (edges only grow), so later rounds skip its own optimum.
 
 Outputs
     Explanation tasks write each partition's assignments, unfilled jobs and unmatched workers as
@@ -80,7 +87,7 @@ from features.encode import encode_jobs, encode_workers
 from features.history import WorkerHistory
 from features.market import MarketStats
 from features.pairs import build_pairs
-from gigmatch.core.contract import Market, empty_table, write_vocabulary
+from gigmatch.core.contract import Market, empty_table, load_market, write_vocabulary
 from gigmatch.core.defaults import CANDIDATES_PER_SLOT, DEFAULT_MAX_KM
 from gigmatch.core.geo import EARTH_RADIUS_KM
 from gigmatch.core.times import market_now
@@ -98,6 +105,10 @@ from matcher.solver import (
 
 DEFAULT_PARTITION_KM = 100.0  # grid cell side, km: a few counties per cell (README: 50 km measured slower)
 RECONCILE_MAX_ROUNDS = 8  # pricing rounds across partitions before the reconciled edges are solved whole
+# pricing also brings the edges within this share of the largest weight of violating (only strictly
+# violated edges decide the certificate): measured at 200,000 workers, 0.02 cut the driver's solves
+# 25.1 -> 19.7 s (pricing rounds 6/5/4 -> 5/4/3 over the candidate rounds; 0.05: 20.5 s)
+PRICE_MARGIN = 0.02
 KM_PER_DEGREE = EARTH_RADIUS_KM * math.pi / 180.0
 
 _S, _I, _F = pa.string(), pa.int64(), pa.float64()
@@ -402,60 +413,110 @@ def _scorer(cfg: dict):
 
 
 # ----------------------------------------------------------------------------------------- the tasks
-def _edges_task(run_dir: str, part: int, cfg: dict, per_slot: np.ndarray, round_no: int) -> dict:
+def _edges_task(
+    run_dir: str,
+    part: int,
+    cfg: dict,
+    per_slot: np.ndarray,
+    round_no: int,
+    warm_keys: np.ndarray | None = None,
+    solve_local: bool = True,
+) -> dict:
     """Retrieve, compute features, score and solve one partition's jobs (one candidate round).
 
-    ``per_slot`` (n_own,) is each own job's candidates per slot this round. Writes
+    ``per_slot`` (n_own,) is each own job's candidates per slot this round. ``warm_keys`` (global
+    ``job * 2**31 + worker``) are edges of the previous round's final reconciled core whose job's
+    list grew: they join this round's core with their new weights (the driver cannot reweigh them).
+    Without ``solve_local`` (a partition already reconciled in an earlier round: it shares workers
+    for good, as its edges only grow) its own optimum is not solved: only the reconciliation's
+    optimum counts there, and the last core seeds it better. Writes
     ``p<part>/edges_r<round>.parquet`` (usable edges: global job and worker, weight, ``core``, ``local``)
     and returns small arrays and figures.
     """
     t0 = time.perf_counter()
     d = _load_partition(run_dir, part, cfg)
     scorer = _scorer(cfg)
+    prev = d.pairs
+    if prev is not None and prev["round"] == round_no - 1 and len(prev["per_slot"]) == len(per_slot):
+        # a later candidate round in the process that ran the previous one: only the jobs whose list
+        # grew are retrieved, featurised and scored again (a pair's features depend on its job's pool,
+        # never on other jobs' pairs, so the other jobs' pairs are exactly what they were)
+        redo = per_slot != prev["per_slot"]
+    else:
+        prev, redo = None, np.ones(len(per_slot), dtype=bool)
     parts_j, parts_w = [], []
-    for level in np.unique(per_slot):
-        pj, pw = d.retriever.candidates(d.J_own, cfg["max_km"], per_slot=int(level), only=per_slot == level)
+    for level in np.unique(per_slot[redo]):
+        pj, pw = d.retriever.candidates(
+            d.J_own, cfg["max_km"], per_slot=int(level), only=redo & (per_slot == level)
+        )
         parts_j.append(pj)
         parts_w.append(pw)
     pj = np.concatenate(parts_j) if parts_j else np.zeros(0, np.int64)
     pw = np.concatenate(parts_w) if parts_w else np.zeros(0, np.int64)
-    order = np.lexsort((pw, pj))
-    pj, pw = pj[order], pw[order]
     batch = build_pairs(d.J_own, d.W, pj, pw, history=d.H, asof_s=cfg["asof"], max_km=cfg["max_km"])
-    eligible = batch.eligible
     weight = np.zeros(len(pj))
-    if eligible.any():
-        weight[eligible] = scorer.match_weight(batch.X[eligible])
+    if batch.eligible.any():
+        weight[batch.eligible] = scorer.match_weight(batch.X[batch.eligible])
+    batch = replace(batch, X=np.zeros((0, 0), np.float32))  # the explanation needs the rest, not features
+    if prev is not None:
+        keep = ~redo[prev["pj"]]
+        old = prev["batch"]
+        pj, pw = np.r_[prev["pj"][keep], pj], np.r_[prev["pw"][keep], pw]
+        weight = np.r_[prev["weight"][keep], weight]
+        batch = replace(
+            batch,
+            distance_km=np.r_[old.distance_km[keep], batch.distance_km],
+            reason=np.r_[old.reason[keep], batch.reason],
+            flags=np.r_[old.flags[keep], batch.flags],
+            missing_cert=np.r_[old.missing_cert[keep], batch.missing_cert],
+        )
+    order = np.lexsort((pw, pj))
+    pj, pw, weight = pj[order], pw[order], weight[order]
+    batch = replace(
+        batch,
+        distance_km=batch.distance_km[order],
+        reason=batch.reason[order],
+        flags=batch.flags[order],
+        missing_cert=batch.missing_cert[order],
+    )
+    eligible = batch.eligible
     min_score = cfg["min_score"]
     usable = eligible & (weight >= (min_score if min_score is not None else -np.inf))
     e = np.flatnonzero(usable)
     wcap = np.full(len(d.W), cfg["worker_capacity"], dtype=np.int64)
     t_solve = time.perf_counter()
     local = np.zeros(len(e), dtype=bool)
-    local[:] = solve_assignment(pj[e], pw[e], weight[e], d.J_own.headcount, wcap, objective=cfg["objective"])
+    if solve_local:
+        local[:] = solve_assignment(
+            pj[e], pw[e], weight[e], d.J_own.headcount, wcap, objective=cfg["objective"]
+        )
     solve_s = time.perf_counter() - t_solve
     core = _core_seed(pj[e], pw[e], weight[e], d.J_own.headcount, wcap, cfg["objective"]) | local
     gj, gw = d.job_gid[pj[e]], d.worker_gid[pw[e]]
+    if warm_keys is not None and len(warm_keys):
+        core |= np.isin(gj * np.int64(2**31) + gw, warm_keys)
     path = Path(run_dir) / f"p{part:05d}" / f"edges_r{round_no}.parquet"
     pq.write_table(
         pa.table({"job": gj, "worker": gw, "weight": weight[e], "core": core, "local": local}), path
     )
     d.edges = {"job": gj, "worker": gw, "weight": weight[e], "round": round_no}
-    # the explanation needs this round's pairs, not their features
+    # the explanation and the next candidate round need this round's pairs, not their features
     d.pairs = {
         "pj": pj,
         "pw": pw,
-        "batch": replace(batch, X=np.zeros((0, 0), np.float32)),
+        "batch": batch,
         "eligible": eligible,
         "usable": usable,
         "weight": weight,
         "round": round_no,
+        "per_slot": per_slot.copy(),
     }
     top = float(np.abs(weight[e]).max()) if len(e) else 0.0
     return {
         "part": part,
         "round": round_no,
         "pairs": len(pj),
+        "pairs_computed": int(len(pj) if prev is None else len(pj) - int(keep.sum())),
         "eligible": int(eligible.sum()),
         "edges": len(e),
         "candidates": np.bincount(pj, minlength=d.n_own),
@@ -463,6 +524,7 @@ def _edges_task(run_dir: str, part: int, cfg: dict, per_slot: np.ndarray, round_
         "local_job": gj[local],
         "local_worker": gw[local],
         "top": top,
+        "solved_local": bool(solve_local),
         "places": decimal_places(weight[e]),
         "seconds": time.perf_counter() - t0,
         "solve_seconds": solve_s,
@@ -502,7 +564,12 @@ def _read_edges(run_dir: str, part: int, round_no: int, core_only: bool) -> dict
 
 
 def _check_task(run_dir: str, part: int, round_no: int, cfg: dict, scale: float, prices) -> dict:
-    """Price every edge of one partition; return those with a negative reduced cost (small arrays)."""
+    """Price every edge of one partition; return those with a negative reduced cost (small arrays).
+
+    With ``cfg["price_margin"]`` > 0, edges whose reduced cost is below that share of the largest
+    weight come too (``violated`` counts only the negative ones, which decide the certificate):
+    edges about to become violated join the core a round early.
+    """
 
     t0 = time.perf_counter()
     cached = _STATE.get((run_dir, part))
@@ -513,8 +580,13 @@ def _check_task(run_dir: str, part: int, round_no: int, cfg: dict, scale: float,
     cost = -np.round(edges["weight"] * scale).astype(np.int64)
     major, minor = certificate_costs(cost, get_objective(cfg["objective"]))
     bad = prices.violated(edges["job"], edges["worker"], major, minor)
+    n_bad = int(bad.sum())
+    margin = int(round(cfg.get("price_margin", 0.0) * scale))
+    if n_bad and margin > 0:
+        bad = prices.violated(edges["job"], edges["worker"], major, minor - margin)
     return {
         "part": part,
+        "violated": n_bad,
         "job": edges["job"][bad],
         "worker": edges["worker"][bad],
         "weight": edges["weight"][bad],
@@ -532,6 +604,7 @@ def _check_many(run_dir: str, parts: list, rounds: list, cfg: dict, scale: float
     out = [_check_task(run_dir, p, r, cfg, scale, prices) for p, r in zip(parts, rounds, strict=True)]
     return {
         "partitions": len(parts),
+        "violated": sum(o["violated"] for o in out),
         "job": np.concatenate([o["job"] for o in out]),
         "worker": np.concatenate([o["worker"] for o in out]),
         "weight": np.concatenate([o["weight"] for o in out]),
@@ -651,7 +724,7 @@ class _OnDask:
 
 # ------------------------------------------------------------------------------------------ driver
 def run_partitioned(
-    market: Market,
+    market: Market | str | Path,
     out_dir: str | Path,
     *,
     model: str | Path | None = None,
@@ -670,8 +743,10 @@ def run_partitioned(
 
     Parameters
     ----------
-    market : Market
-        A validated market (all its jobs form the batch).
+    market : Market, or str or Path
+        A validated market (all its jobs form the batch), or a market folder: the run then loads it
+        (:func:`gigmatch.core.contract.load_market`) and frees its tables once the partitions' inputs
+        are written, so that the driver does not hold the market while the tasks run.
     out_dir : str or Path
         Receives ``assignments.csv``/``.parquet``, ``unfilled_jobs.csv``/``.parquet``,
         ``unmatched_workers.csv``/``.parquet``, ``summary.json`` and ``report.html``.
@@ -712,7 +787,17 @@ def run_partitioned(
     run_dir = str(root)
     executor = _OnDask(client) if client is not None else _InProcess()
     try:
+        stage_s: dict[str, float] = {}
+        t0 = time.perf_counter()
+        if not isinstance(market, Market):
+            market = load_market(market)
+            stage_s["load"] = round(time.perf_counter() - t0, 3)
+            t0 = time.perf_counter()
         plan, n_jobs, n_workers, headcount = _write_inputs(market, root, partition_km, max_km)
+        # from here on the driver needs none of the market's tables (given a folder, nothing else holds
+        # them: their memory goes back before the partitions' tasks start)
+        market = None
+        stage_s["plan and write inputs"] = round(time.perf_counter() - t0, 3)
         step("partition", len(plan), len(plan), f"{len(plan)} partitions of {partition_km:g} km")
         cfg = {
             "max_km": float(max_km),
@@ -722,35 +807,65 @@ def run_partitioned(
             "asof": asof,
             "model": str(model) if model is not None else None,
             "driver_pid": os.getpid(),
+            "price_margin": PRICE_MARGIN,
         }
         with_jobs = [p for p in range(len(plan)) if len(plan.jobs[p])]
+        job_part = np.full(n_jobs, -1, dtype=np.int64)
+        for p in with_jobs:
+            job_part[plan.jobs[p]] = p
         per_slot = {p: np.full(len(plan.jobs[p]), candidates_per_slot, dtype=np.int64) for p in with_jobs}
         edge_round: dict[int, int] = {}
         metas: dict[int, dict] = {}
-        stats = {p: {"seconds": 0.0, "rss_mb": 0.0, "address": None} for p in range(len(plan))}
+        stats = {
+            p: {"seconds": 0.0, "rss_mb": 0.0, "address": None, "rounds": 0, "pairs_computed": 0}
+            for p in range(len(plan))
+        }
 
-        def candidates(todo: list[int], round_no: int) -> None:
-            calls = [(run_dir, p, cfg, per_slot[p], round_no) for p in todo]
-            for k, (i, meta) in enumerate(executor.run(_edges_task, calls), start=1):
+        def candidates(todo: list[int], round_no: int, warm_keys: dict | None = None) -> None:
+            t0 = time.perf_counter()
+            warm_keys = warm_keys or {}
+            calls = [
+                (run_dir, p, cfg, per_slot[p], round_no, warm_keys.get(p), p not in shared) for p in todo
+            ]
+            # a later round goes where the partition's pairs already are (only grown jobs are redone)
+            where = [stats[p]["address"] for p in todo]
+            for k, (i, meta) in enumerate(executor.run(_edges_task, calls, where), start=1):
                 p = todo[i]
                 metas[p], edge_round[p] = meta, round_no
                 stats[p]["seconds"] += meta["seconds"]
                 stats[p]["rss_mb"] = max(stats[p]["rss_mb"], meta["rss_mb"])
                 stats[p]["address"] = meta["address"]
+                stats[p]["rounds"] += 1
+                stats[p]["pairs_computed"] += meta["pairs_computed"]
                 step(
                     f"candidates r{round_no}",
                     k,
                     len(todo),
                     f"partition {p}: {meta['pairs']} pairs, {meta['seconds']:.1f} s",
                 )
+            stage_s[f"candidates r{round_no}"] = round(time.perf_counter() - t0, 3)
 
         solve_s, recon, rounds, cps = 0.0, [], 1, candidates_per_slot
+        warm = None  # the last reconciliation's final core: the next round starts from it
+        shared: set[int] = set()  # partitions reconciled in an earlier round (they stay shared)
         candidates(with_jobs, 1)
         while True:
             t_solve = time.perf_counter()
-            chosen_job, chosen_worker, info = _solve_across(
-                run_dir, metas, edge_round, cfg, n_jobs, n_workers, headcount, executor, step, rounds
+            chosen_job, chosen_worker, info, warm = _solve_across(
+                run_dir,
+                metas,
+                edge_round,
+                cfg,
+                n_jobs,
+                n_workers,
+                headcount,
+                executor,
+                step,
+                rounds,
+                warm,
             )
+            stage_s[f"solve r{rounds}"] = round(time.perf_counter() - t_solve, 3)
+            shared |= set(info.pop("reconciled_partitions"))
             solve_s += (
                 time.perf_counter()
                 - t_solve
@@ -769,15 +884,29 @@ def run_partitioned(
             cps *= EXPAND
             todo = [p for p, _ in grow_parts]
             saved = {p: (per_slot[p].copy(), metas[p], edge_round[p]) for p in todo}
+            grown = np.zeros(n_jobs, dtype=bool)
             for p, grow in grow_parts:
                 per_slot[p][grow] = cps
-            candidates(todo, rounds + 1)
+                grown[plan.jobs[p][grow]] = True
+            warm_keys = {}
+            if warm is not None:
+                # a grown job's pool changed, and with it its edges' weights: its part of the last
+                # core goes to its partition's task, which flags those edges core with their new
+                # weights; the rest of the last core keeps its weights and joins the next solve
+                stale = grown[warm["job"]]
+                owner = job_part[warm["job"][stale]]
+                keys = warm["job"][stale] * np.int64(2**31) + warm["worker"][stale]
+                for p in todo:
+                    warm_keys[p] = keys[owner == p]
+                warm = {k: v[~stale] for k, v in warm.items()}
+            candidates(todo, rounds + 1, warm_keys)
             if all(metas[p]["pairs"] == saved[p][1]["pairs"] for p in todo):
                 # as the whole-market run: the larger lists brought no candidate anywhere, so stop
                 for p in todo:
                     per_slot[p], metas[p], edge_round[p] = saved[p]
                 break
             rounds += 1
+        t_explain = time.perf_counter()
         aggregates, summary = _finish(
             run_dir,
             out,
@@ -791,9 +920,10 @@ def run_partitioned(
             executor,
             step,
             stats,
-            market,
+            n_workers,
             headcount,
         )
+        stage_s["explain"] = round(time.perf_counter() - t_explain, 3)
         summary.update(
             {
                 "objective": goal.name,
@@ -806,6 +936,7 @@ def run_partitioned(
                 "min_score": min_score,
                 "partition_km": partition_km,
                 "reconciliation": recon,
+                "stage_seconds": stage_s,
                 "driver_peak_rss_mb": round(_rss_mb(), 1),
             }
         )
@@ -869,9 +1000,16 @@ def _write_inputs(market: Market, root: Path, partition_km: float, max_km: float
     return plan, len(jobs), len(workers), headcount
 
 
-def _solve_across(run_dir, metas, edge_round, cfg, n_jobs, n_workers, headcount, executor, step, round_no):
+def _solve_across(
+    run_dir, metas, edge_round, cfg, n_jobs, n_workers, headcount, executor, step, round_no, warm=None
+):
     """The optimum over every partition's edges: local optima where partitions are independent,
-    priced reconciliation where they share workers (module docstring). Returns (job, worker, info)."""
+    priced reconciliation where they share workers (module docstring).
+
+    ``warm`` (arrays ``job``, ``worker``, ``weight``), edges of the current problem with their current
+    weights (the previous round's final core, less grown jobs' edges), joins the first core: it is
+    most of the edges the pricing would otherwise add back round by round. Returns (job, worker,
+    info, the final core as ``warm`` for the next round or None)."""
     parts = sorted(metas)
     goal = get_objective(cfg["objective"])
     # partitions sharing a worker are joined; each group of joined partitions is reconciled as one
@@ -901,12 +1039,15 @@ def _solve_across(run_dir, metas, edge_round, cfg, n_jobs, n_workers, headcount,
         "round": round_no,
         "crossing_workers": crossing_workers,
         "conflicting_workers": int((local_use > cfg["worker_capacity"]).sum()),
+        # partitions reconciled in an earlier round skip their own optimum (conflicts counted without)
+        "own_optima_skipped": int(sum(not metas[p]["solved_local"] for p in parts)),
         "groups": [],
     }
     sizes = np.bincount(group, minlength=int(group.max()) + 1 if len(group) else 0)
     reconciled = []
+    core_out = None
     for i, p in enumerate(parts):
-        if sizes[group[i]] == 1:  # independent: its own optimum is the optimum
+        if sizes[group[i]] == 1 and metas[p]["solved_local"]:  # independent: its own optimum is the optimum
             jobs_out.append(metas[p]["local_job"])
             workers_out.append(metas[p]["local_worker"])
         else:
@@ -914,7 +1055,7 @@ def _solve_across(run_dir, metas, edge_round, cfg, n_jobs, n_workers, headcount,
     if reconciled:
         # every group of partitions that share workers, priced together: the groups' flow networks are
         # disjoint, so one solve and one round of pricing tasks serves them all (in parallel on Dask)
-        cj, cw, ginfo = _reconcile(
+        cj, cw, ginfo, core_out = _reconcile(
             run_dir,
             reconciled,
             metas,
@@ -927,6 +1068,7 @@ def _solve_across(run_dir, metas, edge_round, cfg, n_jobs, n_workers, headcount,
             executor,
             step,
             round_no,
+            warm,
         )
         ginfo["groups_of_partitions"] = int((sizes > 1).sum())
         jobs_out.append(cj)
@@ -934,15 +1076,28 @@ def _solve_across(run_dir, metas, edge_round, cfg, n_jobs, n_workers, headcount,
         info["groups"].append(ginfo)
     cj = np.concatenate(jobs_out) if jobs_out else np.zeros(0, np.int64)
     cw = np.concatenate(workers_out) if workers_out else np.zeros(0, np.int64)
-    info["independent_partitions"] = int((sizes == 1).sum())
-    return cj.astype(np.int64), cw.astype(np.int64), info
+    info["independent_partitions"] = len(parts) - len(reconciled)
+    info["reconciled_partitions"] = reconciled
+    return cj.astype(np.int64), cw.astype(np.int64), info, core_out
 
 
 def _reconcile(
-    run_dir, members, metas, edge_round, cfg, goal, n_jobs, n_workers, headcount, executor, step, round_no
+    run_dir,
+    members,
+    metas,
+    edge_round,
+    cfg,
+    goal,
+    n_jobs,
+    n_workers,
+    headcount,
+    executor,
+    step,
+    round_no,
+    warm=None,
 ):
     """Solve the partitions that share workers (any number of groups), priced and certified partition
-    by partition; returns (chosen jobs, chosen workers, figures)."""
+    by partition; returns (chosen jobs, chosen workers, figures, the final core edges or None)."""
     tops = [metas[p]["top"] for p in members]
     places = [metas[p]["places"] for p in members]
     scale = integer_scale(max(tops), None if any(x is None for x in places) else max(places))
@@ -954,13 +1109,28 @@ def _reconcile(
     for p in members:
         jobs_p = _plan_jobs(run_dir, p)
         job_cap[jobs_p] = headcount[jobs_p]
+    warm_edges = 0
+    if warm is not None and len(warm["job"]):
+        n_seed = len(job)
+        mine = job_cap[warm["job"]] > 0  # edges of jobs of these partitions only
+        job = np.r_[job, warm["job"][mine]]
+        worker = np.r_[worker, warm["worker"][mine]]
+        weight = np.r_[weight, warm["weight"][mine]]
+        _, first = np.unique(job * np.int64(n_workers) + worker, return_index=True)
+        first = np.sort(first)  # one copy of each edge: a pair twice would be a second path
+        warm_edges = len(first) - n_seed
+        job, worker, weight = job[first], worker[first], weight[first]
     worker_cap = np.full(n_workers, cfg["worker_capacity"], dtype=np.int64)
     prices_path = str(Path(run_dir) / f"prices_r{round_no}.npz")
+    solve_wall = price_wall = 0.0  # the driver's solves, and the pricing tasks' round trips
     for k in range(1, RECONCILE_MAX_ROUNDS + 1):
+        t_k = time.perf_counter()
         cost = -np.round(weight * scale).astype(np.int64)
         taken, prices = solve_and_price(job, worker, cost, job_cap, worker_cap, goal)
+        solve_wall += time.perf_counter() - t_k
         if prices is None:
             break
+        t_k = time.perf_counter()
         np.savez(
             prices_path,
             job_major=prices.job_major,
@@ -979,7 +1149,9 @@ def _reconcile(
             for a in places_
         ]
         bad_j, bad_w, bad_wt = [], [], []
+        n_bad = 0
         for n_done, (_, res) in enumerate(executor.run(_check_many, calls, places_), start=1):
+            n_bad += res["violated"]
             bad_j.append(res["job"])
             bad_w.append(res["worker"])
             bad_wt.append(res["weight"])
@@ -987,9 +1159,9 @@ def _reconcile(
                 f"reconcile r{round_no}.{k}",
                 n_done,
                 len(calls),
-                f"{res['partitions']} partitions: {len(res['job'])} edges improve",
+                f"{res['partitions']} partitions: {res['violated']} edges improve",
             )
-        n_bad = int(sum(len(b) for b in bad_j))
+        price_wall += time.perf_counter() - t_k
         if n_bad == 0:
             return (
                 job[taken],
@@ -998,12 +1170,20 @@ def _reconcile(
                     "partitions": len(members),
                     "pricing_rounds": k,
                     "core_edges": len(job),
+                    "warm_start_edges": int(warm_edges),
+                    "driver_solve_seconds": round(solve_wall, 3),
+                    "pricing_seconds": round(price_wall, 3),
                     "certified": True,
                 },
+                {"job": job, "worker": worker, "weight": weight},
             )
-        job = np.r_[job, np.concatenate(bad_j)]
-        worker = np.r_[worker, np.concatenate(bad_w)]
-        weight = np.r_[weight, np.concatenate(bad_wt)]
+        new_j, new_w, new_wt = np.concatenate(bad_j), np.concatenate(bad_w), np.concatenate(bad_wt)
+        if cfg.get("price_margin", 0.0) > 0:  # near-violated edges may be in the core already
+            fresh = ~np.isin(new_j * np.int64(n_workers) + new_w, job * np.int64(n_workers) + worker)
+            new_j, new_w, new_wt = new_j[fresh], new_w[fresh], new_wt[fresh]
+        job = np.r_[job, new_j]
+        worker = np.r_[worker, new_w]
+        weight = np.r_[weight, new_wt]
     # no certificate within the rounds: gather the group's edges and solve them whole (exact)
     full = [_read_edges(run_dir, p, edge_round[p], core_only=False) for p in members]
     job = np.concatenate([f["job"] for f in full]).astype(np.int64)
@@ -1020,6 +1200,7 @@ def _reconcile(
             "certified": False,
             "solved_whole_edges": len(job),
         },
+        None,
     )
 
 
@@ -1040,7 +1221,7 @@ def _finish(
     executor,
     step,
     stats,
-    market,
+    n_workers,
     headcount,
 ):
     """Explain every partition and stream its rows into the output files as it finishes."""
@@ -1098,6 +1279,8 @@ def _finish(
                 "workers_read": int(len(plan.workers[p])),
                 "process": meta.get("pid", os.getpid()),
                 "candidate_pairs": int(meta.get("pairs", 0)),
+                "candidate_rounds": stats[p]["rounds"],
+                "pairs_computed": stats[p]["pairs_computed"],
                 "seconds": round(stats[p]["seconds"], 3),
                 "worker_process_peak_rss_mb": round(stats[p]["rss_mb"], 1),
             }
@@ -1116,8 +1299,8 @@ def _finish(
         "a_worker_lon": np.concatenate(w_lon) if w_lon else np.zeros(0),
     }
     return aggregates, {
-        "jobs": len(market.jobs),
-        "workers": len(market.workers),
+        "jobs": len(headcount),
+        "workers": n_workers,
         "slots": slots,
         "filled": filled,
         "fill_rate": round(filled / slots, 4) if slots else 0.0,

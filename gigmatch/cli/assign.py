@@ -103,7 +103,6 @@ def _assign_partitioned(args: argparse.Namespace) -> int:
     figures show beside it."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from gigmatch.core.contract import load_market
     from matcher.partition import DEFAULT_PARTITION_KM, run_partitioned
 
     partition_km = args.partition_km if args.partition_km is not None else DEFAULT_PARTITION_KM
@@ -122,11 +121,12 @@ def _assign_partitioned(args: argparse.Namespace) -> int:
                 tasks[stage] = progress.add_task(stage, total=total, detail="")
             progress.update(tasks[stage], completed=done, total=total, detail=detail)
 
-        market = load_market(args.data)
         client = dask_client(args.dask)
         try:
+            # given the folder, the run loads the market itself and frees it once the partitions'
+            # inputs are written
             s = run_partitioned(
-                market,
+                args.data,
                 args.out,
                 model=args.model,
                 partition_km=partition_km,

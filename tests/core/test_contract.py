@@ -296,3 +296,52 @@ def test_a_market_folder_that_does_not_exist_says_so(tmp_path):
     write(tmp_path, "f.csv", "x")
     with pytest.raises(ContractError, match=r"not a market folder"):
         load_market(tmp_path / "f.csv")
+
+
+@pytest.mark.parametrize(
+    "worker_id, problem",
+    [
+        ("w\x01", "contains a control character"),
+        ("w\x7f", "contains a control character"),
+        ("张\x9f三", "contains a control character"),
+        ("w" * 201, "is longer than 200 characters"),
+        ("工" * 201, "is longer than 200 characters"),
+        ("工" * 200, None),  # 200 characters (600 bytes of UTF-8) is the limit, not bytes
+        ("w\xa0x", None),  # U+00A0 is printable: outside the control class
+    ],
+)
+def test_id_checks_count_characters_and_find_every_control_character(worker_id, problem):
+    # the checks run in Arrow's kernels: their answers equal the Python rules on the same cells
+    raw = pd.DataFrame(
+        {"worker_id": ["ok", worker_id], "lat": ["1", "1"], "lon": ["1", "1"], "skills": ["", ""]}
+    )
+    if problem is None:
+        assert validate_table(raw, "workers")["worker_id"].tolist() == ["ok", worker_id.strip()]
+    else:
+        with pytest.raises(ContractError, match=rf"^workers: row 2, column 'worker_id': .*{problem}"):
+            validate_table(raw, "workers")
+
+
+def test_a_repeated_event_id_keeps_its_first_row_wherever_the_repeat_is(tmp_path):
+    rows = ["e1", "e2", "e1", "e3", "e2", "e2"]
+    text = "ts,job_id,worker_id,event,event_id\n" + "".join(
+        f"2026-01-0{k + 1},j1,w1,shown,{e}\n" for k, e in enumerate(rows)
+    )
+    df = read_table(write(tmp_path, "events.csv", text), "events")
+    assert df["event_id"].tolist() == ["e1", "e2", "e3"]
+    assert df["ts"].dt.day.tolist() == [1, 2, 4]
+
+
+def test_equal_list_cells_are_read_alike_and_the_first_bad_one_is_named():
+    cells = ["电焊工:5;moving", "", "电焊工:5;moving", "moving", ""]
+    raw = pd.DataFrame({"worker_id": [f"w{k}" for k in range(5)], "lat": "1", "lon": "1", "skills": cells})
+    df = validate_table(raw, "workers")
+    assert df["skills"].tolist() == [["welding", "moving"], [], ["welding", "moving"], ["moving"], []]
+    assert df["skill_years"].tolist() == [[5.0, 0.0], [], [5.0, 0.0], [0.0], []]
+    df.loc[0, "skills"].append("x")  # rows never share one list
+    assert df.loc[2, "skills"] == ["welding", "moving"]
+    bad = pd.DataFrame(
+        {"worker_id": ["a", "b", "c"], "lat": "1", "lon": "1", "skills": ["moving", "x:99", "x:99"]}
+    )
+    with pytest.raises(ContractError, match=r"^workers: row 2, column 'skills': 'x:99': years"):
+        validate_table(bad, "workers")

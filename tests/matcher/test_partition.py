@@ -182,3 +182,54 @@ def test_without_a_certificate_the_shared_partitions_are_solved_whole(tmp_path, 
     group = s["reconciliation"][0]["groups"][0]
     assert group["certified"] is False and group["solved_whole_edges"] == 3
     assert_same_run(single, tmp_path)
+
+
+def test_later_candidate_rounds_redo_only_grown_jobs_and_start_from_the_last_core(market, single, tmp_path):
+    """Round 2 on: a partition recomputes only the jobs whose candidate list grew, and the
+    reconciliation starts from the previous round's final core; the result is still the whole run's."""
+    s = run_partitioned(market, tmp_path, partition_km=5, asof_s=ASOF)
+    assert s["candidate_rounds"] >= 2
+    again = [e for e in s["partitions"] if e["candidate_rounds"] >= 2]
+    assert again and any(e["pairs_computed"] < e["candidate_rounds"] * e["candidate_pairs"] for e in again)
+    later = [g for r in s["reconciliation"][1:] for g in r["groups"]]
+    assert later and all(g["warm_start_edges"] > 0 and g["certified"] for g in later)
+    # partitions reconciled in round 1 skip their own optimum afterwards (only the reconciled one counts)
+    assert s["reconciliation"][0]["own_optima_skipped"] == 0
+    assert all(r["own_optima_skipped"] > 0 for r in s["reconciliation"][1:])
+    first = s["reconciliation"][0]["groups"][0]["pricing_rounds"]
+    assert min(g["pricing_rounds"] for g in later) < first
+    assert_same_run(single, tmp_path)
+
+
+def test_a_later_round_in_a_process_without_the_pairs_recomputes_them(market, single, tmp_path, monkeypatch):
+    """Where a partition's later round runs in a process that does not hold its pairs (another Dask
+    worker), the task computes them all again: same result."""
+    import matcher.partition as mp
+
+    edges_task = mp._edges_task
+
+    def forgetful(run_dir, part, cfg, per_slot, round_no, *more):
+        if round_no > 1 and part % 2:
+            mp._STATE.pop((run_dir, part), None)
+        return edges_task(run_dir, part, cfg, per_slot, round_no, *more)
+
+    monkeypatch.setattr(mp, "_edges_task", forgetful)
+    s = run_partitioned(market, tmp_path, partition_km=5, asof_s=ASOF)
+    redone = [e for e in s["partitions"] if e["candidate_rounds"] >= 2 and e["partition"] % 2]
+    assert redone and all(e["pairs_computed"] > e["candidate_pairs"] for e in redone)
+    assert_same_run(single, tmp_path)
+
+
+@pytest.mark.parametrize("margin", [0.0, 0.2])
+def test_pricing_with_or_without_a_margin_is_certified_and_equal(
+    market, single, tmp_path, monkeypatch, margin
+):
+    """Near-violated edges joining the core early change the rounds, never the optimum or its proof."""
+    import matcher.partition as mp
+
+    monkeypatch.setattr(mp, "PRICE_MARGIN", margin)
+    s = run_partitioned(market, tmp_path, partition_km=5, asof_s=ASOF)
+    groups = [g for r in s["reconciliation"] for g in r["groups"]]
+    assert groups and all(g["certified"] for g in groups)
+    assert all(g["driver_solve_seconds"] >= 0 and g["pricing_seconds"] >= 0 for g in groups)
+    assert_same_run(single, tmp_path)
