@@ -130,6 +130,12 @@ def train(
     now = datetime.now(UTC)
     dhash = data_hash(data_dir)
     version = f"{now.strftime('%Y%m%dT%H%M%S')}-{dhash[:6]}-s{seed}"
+    # two fits of the same data and seed within one second (e.g. debiased, then --no-debias) get -2, -3
+    taken, base = set(Registry(registry).versions()), version
+    for n in range(2, 10_000):
+        if version not in taken:
+            break
+        version = f"{base}-{n}"
     meta = {
         "version": version,
         "created_at": now.isoformat(),

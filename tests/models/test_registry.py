@@ -187,3 +187,26 @@ def test_dask_training_on_a_local_cluster_ranks_as_well(registry, small_market_d
     local = holdout_ndcg(load_version(root / "versions" / version), small_market_dir)
     spread = holdout_ndcg(dask_model, small_market_dir)
     assert spread >= local - 0.03, (spread, local)
+
+
+def test_two_fits_within_one_second_get_distinct_versions(small_market_dir, tmp_path, monkeypatch):
+    """The same data and seed trained twice in one second (a debiased fit, then --no-debias) must not
+    collide on the version name: the second gets ``-2``, and both are listed oldest first."""
+    import datetime as dt
+
+    import models.train as train_module
+
+    fixed = dt.datetime(2026, 11, 23, 12, 0, 0, tzinfo=dt.UTC)
+
+    class Frozen(dt.datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return fixed
+
+    monkeypatch.setattr(train_module, "datetime", Frozen)
+    fast = {"n_estimators": 5}
+    _, first = train(small_market_dir, tmp_path, seed=1, params=fast)
+    _, second = train(small_market_dir, tmp_path, seed=1, params=fast)
+    assert second["version"] == first["version"] + "-2"
+    assert Registry(tmp_path).versions() == [first["version"], second["version"]]
+    assert Registry(tmp_path).current() == first["version"]
