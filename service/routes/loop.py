@@ -212,7 +212,12 @@ class LoopStats(BaseModel):
                     "median_first_answer_s": 1.2,
                     "followups_due": 57,
                     "followup_days": 7.0,
-                    "runner": {"mode": "process", "pid": 4242, "restarts": 0, "model": "20261123T1519-65c3d8-s1"},
+                    "runner": {
+                        "mode": "process",
+                        "pid": 4242,
+                        "restarts": 0,
+                        "model": "20261123T1519-65c3d8-s1",
+                    },
                 }
             ]
         }
@@ -228,8 +233,6 @@ class LoopStats(BaseModel):
     followups_due: int
     followup_days: float
     runner: LoopRunner
-
-
 
 
 def _iso(seconds: float | None) -> str | None:
