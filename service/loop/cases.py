@@ -61,6 +61,7 @@ class CaseBook:
         # the dict it took without a lock
         self.cases: dict[str, dict] = repo.read_records(CASE_KIND)
         self.version = 0  # bumped on every change; caches keyed on it
+        self._reconciled_ids: tuple[set, set] | None = None  # worker and job ids at the last reconcile
         self._blocked_cache: tuple | None = None
 
     # ---- reads ---------------------------------------------------------------------------------
@@ -224,11 +225,13 @@ class CaseBook:
         job_state: np.ndarray,
         at: float,
         is_stored=None,
-    ) -> None:
-        """Bring the cases in line with the stored market.
+    ) -> int:
+        """Bring the cases in line with the stored market; returns how many new entities were left
+        without a case for now (the caller reconciles again at its next pass when any were).
 
-        Workers without a case get an open one (seeded or stored before the loop ran); jobs that are
-        open without a case get one; open job cases whose job is no longer open are closed with its
+        Workers without a case get an open one (seeded or stored before the loop ran), from the
+        second reconcile that sees them on (the first time, their PUT is about to open it); open jobs
+        without a case likewise; open job cases whose job is no longer open are closed with its
         state as the outcome; cases of entities no longer stored are closed ``deleted``.
 
         Parameters
@@ -244,20 +247,36 @@ class CaseBook:
             after the snapshot behind ``worker_ids``/``job_ids`` was taken must not be closed).
         """
         still = is_stored or (lambda kind, entity_id: False)
+        stored_workers = set(worker_ids)
+        # an entity that appeared since the last reconcile gets its case from its own PUT (the server
+        # opens it right after storing it, maybe in another process): opening it here too would open
+        # it twice. Only one still without a case at the next reconcile is opened here (seeded or
+        # stored while no loop ran); at the first reconcile, every one.
+        seen = self._reconciled_ids
         with self._lock:
             cases = self.cases
             changes = [
                 self._opening("worker", w, at, "opened")
                 for w in worker_ids
-                if case_key("worker", w) not in cases
+                if case_key("worker", w) not in cases and (seen is None or w in seen[0])
             ]
             job_at = {j: s for j, s in zip(job_ids, job_state, strict=True)}
             for j, s in job_at.items():
                 old = cases.get(case_key("job", j))
-                if old is None and s == "open":
+                if old is None and s == "open" and (seen is None or j in seen[1]):
                     changes.append(self._opening("job", j, at, "opened"))
             self._write(changes)
-        stored_workers = set(worker_ids)
+            deferred = (
+                sum(case_key("worker", w) not in self.cases for w in worker_ids if w not in seen[0])
+                + sum(
+                    case_key("job", j) not in self.cases and s == "open"
+                    for j, s in job_at.items()
+                    if j not in seen[1]
+                )
+                if seen is not None
+                else 0
+            )
+        self._reconciled_ids = (stored_workers, set(job_at))
         gone = [
             c["id"]
             for c in list(cases.values())
@@ -278,6 +297,7 @@ class CaseBook:
                 by_outcome.setdefault(s, []).append(c["id"])
         for outcome, ids in by_outcome.items():
             self.close_many("job", ids, outcome, at)
+        return deferred
 
 
 def job_states(

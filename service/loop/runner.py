@@ -123,14 +123,14 @@ class AnswerLoop:
         now = market_now()
         J = snap.jobs
         if snap is not self._reconciled:  # the market changed (entities, or events: filled jobs)
-            self.cases.reconcile(
+            deferred = self.cases.reconcile(
                 snap.workers.ids,
                 J.ids,
                 job_states(snap.job_open, snap.job_hired, J.headcount, J.employer_blacklisted),
                 now,
                 is_stored=self._is_stored,
             )
-            self._reconciled = snap
+            self._reconciled = None if deferred else snap  # new ones without a case: look again
         if self._ctx is None or self._ctx.snap is not snap:
             self._ctx = AnswerContext(snap, self._ctx)
         sweep = snap is not self._swept_snapshot and time.monotonic() - self._last_sweep >= self.sweep_s

@@ -317,3 +317,21 @@ def test_a_loop_behind_the_store_never_closes_a_worker_just_stored(store):
         assert new <= answered
     finally:
         behind.close()
+
+
+def test_a_new_worker_is_opened_once_by_its_put_and_else_by_the_loop(store):
+    """The server opens a PUT worker's case right after storing the worker, maybe in another process
+    than the loop: a loop that sees the worker first leaves the opening to the PUT (never two
+    openings), and opens the case itself only for a worker stored without one (a copy, a script)."""
+    loop = AnswerLoop(store, CaseBook(store.repo), HeuristicScorer, tick_s=0.1, max_km=15.0)
+    loop.tick()
+    server = CaseBook(store.repo)  # the server's view of the cases
+    store.upsert_worker({"worker_id": "wput", "lat": "26.7", "lon": str(A), "skills": "packaging"})
+    loop.tick()  # sees wput before its PUT has opened the case
+    server.on_put("worker", "wput", market_now())
+    store.upsert_worker({"worker_id": "wbare", "lat": "26.7", "lon": str(A), "skills": "packaging"})
+    loop.tick()
+    loop.tick()
+    assert [h["action"] for h in server.history("worker", "wput")] == ["opened"]
+    assert loop.cases.get("worker", "wbare")["status"] == "open"
+    assert {a.get("worker_id") for a in read_answers(store.repo, 0, 1000)} >= {"wput", "wbare"}
