@@ -226,7 +226,7 @@ def test_the_loop_runs_in_its_own_process_which_restarts_and_follows_the_server(
     server's GIL nor its cores): it is restarted when it dies, answers with the model the server
     serves, and does not outlive a server killed with SIGKILL."""
     registry = tmp_path / "registry"
-    train(small_market_dir, registry, seed=1)
+    train(small_market_dir, registry, seed=1, params={"n_estimators": 5})
     srv = Server(tmp_path / "proc.db", data=market, model=registry, **LOOP_ENV)
     try:
         with srv.client() as c, srv.client(OPERATOR) as op:
@@ -247,7 +247,7 @@ def test_the_loop_runs_in_its_own_process_which_restarts_and_follows_the_server(
             wait_for(lambda: "w_after" in {a.get("worker_id") for a in feed(c)}, timeout=3 * SLA_S)
 
             # a new model served by the server is the loop's model too
-            other = train(small_market_dir, registry, seed=2)
+            other = train(small_market_dir, registry, seed=2, params={"n_estimators": 5})
             Registry(registry).set_current(other[1]["version"])
             fresh = op.post("/v1/models/reload").json()["serving"]
             assert fresh != serving
