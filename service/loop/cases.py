@@ -255,27 +255,13 @@ class CaseBook:
         seen = self._reconciled_ids
         with self._lock:
             cases = self.cases
-            changes = [
-                self._opening("worker", w, at, "opened")
-                for w in worker_ids
-                if case_key("worker", w) not in cases and (seen is None or w in seen[0])
-            ]
             job_at = {j: s for j, s in zip(job_ids, job_state, strict=True)}
-            for j, s in job_at.items():
-                old = cases.get(case_key("job", j))
-                if old is None and s == "open" and (seen is None or j in seen[1]):
-                    changes.append(self._opening("job", j, at, "opened"))
-            self._write(changes)
-            deferred = (
-                sum(case_key("worker", w) not in self.cases for w in worker_ids if w not in seen[0])
-                + sum(
-                    case_key("job", j) not in self.cases and s == "open"
-                    for j, s in job_at.items()
-                    if j not in seen[1]
-                )
-                if seen is not None
-                else 0
-            )
+            missing = [("worker", w) for w in worker_ids if case_key("worker", w) not in cases] + [
+                ("job", j) for j, s in job_at.items() if s == "open" and case_key("job", j) not in cases
+            ]
+            due = [(kind, i) for kind, i in missing if seen is None or i in seen[kind == "job"]]
+            self._write([self._opening(kind, i, at, "opened") for kind, i in due])
+            deferred = len(missing) - len(due)
         self._reconciled_ids = (stored_workers, set(job_at))
         gone = [
             c["id"]
