@@ -36,8 +36,13 @@ Exactness
     integer cost scale shared by all partitions (:func:`matcher.solver.integer_scale`). Every partition
     then checks *all* its edges against those prices in its own task (the reduced cost of an edge,
     :meth:`matcher.solver.Prices.violated`); the edges that fail join the core and the core is solved
-    again. When no edge fails anywhere, the residual graph of the whole problem has no negative
-    cycle: the LP duality certificate proves the result optimal for every edge of every partition
+    again. The driver solves the core by connected components (:class:`matcher.solver.ComponentFlows`:
+    a dense province's core is still hundreds of components, and OR-Tools' time grows faster than
+    the graph): a component unchanged since the last solve, in this pricing round or the previous
+    candidate round, keeps its optimal flow and its potentials, the changed ones are solved on the
+    cluster's workers (who would otherwise wait), and the components' potentials, tied at the
+    source and the sink, are one certificate. When no edge fails anywhere, the residual graph of the
+    whole problem has no negative cycle: the LP duality certificate proves the result optimal for every edge of every partition
     (lexicographically under ``fill``: most slots, then best total score). If ``RECONCILE_MAX_ROUNDS``
     pass without a proof, the reconciled partitions' edges are gathered and solved whole (exact; the
     summary says so, with the edge count).
@@ -96,6 +101,7 @@ from matcher.explain import SUGGESTION_JOBS_PER_WORKER, unfilled_jobs, unmatched
 from matcher.objectives import DEFAULT_OBJECTIVE, get_objective
 from matcher.retrieval import CandidateRetriever, GeoIndex
 from matcher.solver import (
+    ComponentFlows,
     certificate_costs,
     decimal_places,
     integer_scale,
@@ -697,6 +703,10 @@ class _InProcess:
         for i, args in enumerate(calls):
             yield i, fn(*args)
 
+    def map_in_order(self, fn, calls: list[tuple]) -> list:
+        """``[fn(*call) for call in calls]``."""
+        return [fn(*args) for args in calls]
+
 
 class _OnDask:
     """Runs tasks on a Dask cluster; results come back in the order they finish."""
@@ -720,6 +730,20 @@ class _OnDask:
         for future in as_completed(futures):
             yield index[future.key], future.result()
             future.release()
+
+    def map_in_order(self, fn, calls: list[tuple]) -> list:
+        """``[fn(*call) for call in calls]``, computed on the cluster's workers (the driver waits)."""
+        if not calls:  # nothing changed (scatter refuses an empty list)
+            return []
+        # the arguments are arrays of some MB: scattered to the workers, not embedded in the task graph
+        data = self.client.scatter(list(calls))
+        futures = [self.client.submit(_apply, fn, args, pure=False) for args in data]
+        return self.client.gather(futures)
+
+
+def _apply(fn, args: tuple):
+    """``fn(*args)``: a task whose arguments arrive as one scattered tuple."""
+    return fn(*args)
 
 
 # ------------------------------------------------------------------------------------------ driver
@@ -847,6 +871,7 @@ def run_partitioned(
 
         solve_s, recon, rounds, cps = 0.0, [], 1, candidates_per_slot
         warm = None  # the last reconciliation's final core: the next round starts from it
+        flows = ComponentFlows()  # its components' optimal flows: the unchanged ones are not solved again
         shared: set[int] = set()  # partitions reconciled in an earlier round (they stay shared)
         candidates(with_jobs, 1)
         while True:
@@ -863,6 +888,7 @@ def run_partitioned(
                 step,
                 rounds,
                 warm,
+                flows,
             )
             stage_s[f"solve r{rounds}"] = round(time.perf_counter() - t_solve, 3)
             shared |= set(info.pop("reconciled_partitions"))
@@ -1001,14 +1027,27 @@ def _write_inputs(market: Market, root: Path, partition_km: float, max_km: float
 
 
 def _solve_across(
-    run_dir, metas, edge_round, cfg, n_jobs, n_workers, headcount, executor, step, round_no, warm=None
+    run_dir,
+    metas,
+    edge_round,
+    cfg,
+    n_jobs,
+    n_workers,
+    headcount,
+    executor,
+    step,
+    round_no,
+    warm=None,
+    flows=None,
 ):
     """The optimum over every partition's edges: local optima where partitions are independent,
     priced reconciliation where they share workers (module docstring).
 
     ``warm`` (arrays ``job``, ``worker``, ``weight``), edges of the current problem with their current
     weights (the previous round's final core, less grown jobs' edges), joins the first core: it is
-    most of the edges the pricing would otherwise add back round by round. Returns (job, worker,
+    most of the edges the pricing would otherwise add back round by round. ``flows``
+    (:class:`matcher.solver.ComponentFlows`) keeps the optimal flows of the core's connected
+    components from one driver solve to the next, across candidate rounds too. Returns (job, worker,
     info, the final core as ``warm`` for the next round or None)."""
     parts = sorted(metas)
     goal = get_objective(cfg["objective"])
@@ -1069,6 +1108,7 @@ def _solve_across(
             step,
             round_no,
             warm,
+            flows,
         )
         ginfo["groups_of_partitions"] = int((sizes > 1).sum())
         jobs_out.append(cj)
@@ -1095,6 +1135,7 @@ def _reconcile(
     step,
     round_no,
     warm=None,
+    flows=None,
 ):
     """Solve the partitions that share workers (any number of groups), priced and certified partition
     by partition; returns (chosen jobs, chosen workers, figures, the final core edges or None)."""
@@ -1123,10 +1164,15 @@ def _reconcile(
     worker_cap = np.full(n_workers, cfg["worker_capacity"], dtype=np.int64)
     prices_path = str(Path(run_dir) / f"prices_r{round_no}.npz")
     solve_wall = price_wall = 0.0  # the driver's solves, and the pricing tasks' round trips
+    flows = flows if flows is not None else ComponentFlows()
+    solved_before, reused_before = flows.solved_edges, flows.reused_edges
     for k in range(1, RECONCILE_MAX_ROUNDS + 1):
         t_k = time.perf_counter()
         cost = -np.round(weight * scale).astype(np.int64)
-        taken, prices = solve_and_price(job, worker, cost, job_cap, worker_cap, goal)
+        # only the core's components changed since the last solve are solved again, on the workers
+        taken, prices = solve_and_price(
+            job, worker, cost, job_cap, worker_cap, goal, cache=flows, map_chunks=executor.map_in_order
+        )
         solve_wall += time.perf_counter() - t_k
         if prices is None:
             break
@@ -1171,6 +1217,8 @@ def _reconcile(
                     "pricing_rounds": k,
                     "core_edges": len(job),
                     "warm_start_edges": int(warm_edges),
+                    "edges_solved": int(flows.solved_edges - solved_before),
+                    "edges_reused": int(flows.reused_edges - reused_before),
                     "driver_solve_seconds": round(solve_wall, 3),
                     "pricing_seconds": round(price_wall, 3),
                     "certified": True,

@@ -13,7 +13,7 @@ import scipy.sparse as sp
 from scipy.optimize import linprog
 
 import matcher.solver as solver_mod
-from matcher import solve_assignment
+from matcher import _kernels, solve_assignment
 from tests.helpers import SHARED_DATA
 
 SHARED = SHARED_DATA / "orlib-assign"
@@ -402,3 +402,104 @@ def test_fill_on_the_dense_path_fills_with_negative_weights_too():
         job, worker, np.array([-1e6, -3.0, -2.0, -1e6]), np.array([1, 1]), 1, objective="fill"
     )
     assert chosen.tolist() == [True, False, True, False]  # two slots filled, the best total among those
+
+
+def _blocks(rng, n_blocks, jobs_per, workers_per, density=0.6):
+    """Disjoint dense random blocks (one connected component each, almost surely): (job, worker,
+    integer cost, job capacity, worker capacity, block of each edge)."""
+    job, worker, block = [], [], []
+    for b in range(n_blocks):
+        j, w = np.nonzero(rng.random((jobs_per, workers_per)) < density)
+        job.append(j + b * jobs_per)
+        worker.append(w + b * workers_per)
+        block.append(np.full(len(j), b))
+    job, worker, block = np.concatenate(job), np.concatenate(worker), np.concatenate(block)
+    cost = -rng.integers(1, 1000, len(job)).astype(np.int64)
+    job_cap = rng.integers(1, 3, n_blocks * jobs_per).astype(np.int64)
+    return job, worker, cost, job_cap, np.ones(n_blocks * workers_per, np.int64), block
+
+
+@pytest.mark.parametrize("objective", ["fill", "weight"])
+def test_component_flows_equal_a_whole_solve_and_resolve_only_what_changed(objective):
+    """A pricing loop with :class:`ComponentFlows`: every round's flow is as good as solving the whole
+    graph (same slots, same cost), its prices certify it, and only components that gained an edge
+    or changed a cost are solved again."""
+    from matcher.objectives import get_objective
+
+    goal = get_objective(objective)
+    rng = np.random.default_rng(3)
+    job, worker, cost, job_cap, wcap, block = _blocks(rng, 6, 8, 10)
+    in_core = rng.random(len(job)) < 0.5
+    cache = solver_mod.ComponentFlows()
+
+    def both(mask, cost_now):
+        plain, _ = solver_mod.solve_and_price(job[mask], worker[mask], cost_now[mask], job_cap, wcap, goal)
+        taken, prices = solver_mod.solve_and_price(
+            job[mask], worker[mask], cost_now[mask], job_cap, wcap, goal, cache=cache
+        )
+        assert taken.sum() == plain.sum()
+        assert cost_now[mask][taken].sum() == cost_now[mask][plain].sum()
+        major, minor = solver_mod.certificate_costs(cost_now[mask], goal)
+        assert not prices.violated(job[mask], worker[mask], major, minor).any()
+        return taken
+
+    both(in_core, cost)
+    assert (cache.solved_edges, cache.reused_edges) == (int(in_core.sum()), 0)
+    # edges join two blocks only: the other four are not solved again
+    grow = ~in_core & np.isin(block, [1, 4])
+    grown = in_core | grow
+    solved, reused = cache.solved_edges, cache.reused_edges
+    both(grown, cost)
+    assert cache.solved_edges - solved == int((grown & np.isin(block, [1, 4])).sum())
+    assert cache.reused_edges - reused == int((grown & ~np.isin(block, [1, 4])).sum())
+    # a cost changed in block 2 (a grown job reweighed): that block alone is solved again
+    changed = cost.copy()
+    changed[np.flatnonzero(grown & (block == 2))[0]] -= 500
+    solved = cache.solved_edges
+    both(grown, changed)
+    assert cache.solved_edges - solved == int((grown & (block == 2)).sum())
+    # chunks solved elsewhere (as on a Dask cluster): the same flow, and the map saw every chunk
+    seen = []
+
+    def elsewhere(fn, calls):
+        seen.extend(calls)
+        return [fn(*call) for call in calls]
+
+    changed[np.flatnonzero(grown & (block == 5))[0]] -= 300
+    plain, _ = solver_mod.solve_and_price(job[grown], worker[grown], changed[grown], job_cap, wcap, goal)
+    t2, _ = solver_mod.solve_and_price(
+        job[grown], worker[grown], changed[grown], job_cap, wcap, goal, cache=cache, map_chunks=elsewhere
+    )
+    assert len(seen) == 1 and changed[grown][t2].sum() == changed[grown][plain].sum()
+    # the same graph in another edge order: nothing is solved again, the flow is the same
+    perm = rng.permutation(np.flatnonzero(grown))
+    solved = cache.solved_edges
+    t1, _ = solver_mod.solve_and_price(
+        job[perm], worker[perm], changed[perm], job_cap, wcap, goal, cache=cache
+    )
+    assert cache.solved_edges == solved
+    assert changed[perm][t1].sum() == changed[grown][both(grown, changed)].sum()
+
+
+def test_component_flows_give_the_pricing_loop_the_same_certificate():
+    """The whole pricing loop (subgraph, prices, add what they flag) with and without the cache ends
+    on the same optimum, proven for all edges."""
+    from matcher.objectives import FILL
+
+    rng = np.random.default_rng(11)
+    job, worker, cost, job_cap, wcap, _ = _blocks(rng, 5, 12, 15, density=0.4)
+    major, minor = solver_mod.certificate_costs(cost, FILL)
+    results = []
+    for cache in (None, solver_mod.ComponentFlows()):
+        keep = _kernels.top_per_group(job, -cost.astype(float), np.full(len(job_cap), 1, np.int64))
+        for _ in range(10):
+            e = np.flatnonzero(keep)
+            taken, prices = solver_mod.solve_and_price(
+                job[e], worker[e], cost[e], job_cap, wcap, FILL, cache=cache
+            )
+            bad = ~keep & prices.violated(job, worker, major, minor)
+            if not bad.any():
+                break
+            keep |= bad
+        results.append((int(taken.sum()), int(cost[e][taken].sum())))
+    assert results[0] == results[1]
