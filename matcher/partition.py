@@ -500,7 +500,7 @@ def _edges_task(
     core = _core_seed(pj[e], pw[e], weight[e], d.J_own.headcount, wcap, cfg["objective"]) | local
     gj, gw = d.job_gid[pj[e]], d.worker_gid[pw[e]]
     if warm_keys is not None and len(warm_keys):
-        core |= np.isin(gj * np.int64(2**31) + gw, warm_keys)
+        core |= _isin(gj * np.int64(2**31) + gw, warm_keys)
     path = Path(run_dir) / f"p{part:05d}" / f"edges_r{round_no}.parquet"
     pq.write_table(
         pa.table({"job": gj, "worker": gw, "weight": weight[e], "core": core, "local": local}), path
@@ -631,7 +631,7 @@ def _explain_task(run_dir: str, part: int, cfg: dict, per_slot: np.ndarray, roun
     local_worker = pd.Index(d.worker_gid)
     key_pairs = d.job_gid[pj] * np.int64(2**31) + d.worker_gid[pw]
     key_chosen = chosen_tab["job"].to_numpy() * np.int64(2**31) + chosen_tab["worker"].to_numpy()
-    chosen = np.isin(key_pairs, key_chosen)
+    chosen = _isin(key_pairs, key_chosen)
     unfilled = unfilled_jobs(
         d.J_own,
         pj,
@@ -833,7 +833,12 @@ def run_partitioned(
             "driver_pid": os.getpid(),
             "price_margin": PRICE_MARGIN,
         }
-        with_jobs = [p for p in range(len(plan)) if len(plan.jobs[p])]
+        # largest first (jobs, then workers read): the last tasks to start are short, so neither worker
+        # process idles long at the end of a stage (the longest-processing-time rule)
+        with_jobs = sorted(
+            (p for p in range(len(plan)) if len(plan.jobs[p])),
+            key=lambda p: (-len(plan.jobs[p]), -len(plan.workers[p]), p),
+        )
         job_part = np.full(n_jobs, -1, dtype=np.int64)
         for p in with_jobs:
             job_part[plan.jobs[p]] = p
@@ -1019,7 +1024,7 @@ def _write_inputs(market: Market, root: Path, partition_km: float, max_km: float
         ]
         write_validated(events.iloc[np.sort(take)], pdir / "events.parquet")
         np.save(pdir / "worker_gid.npy", rows)
-        np.save(pdir / "owned.npy", np.isin(rows, plan.owned_workers[p]))
+        np.save(pdir / "owned.npy", _isin(rows, plan.owned_workers[p]))
         np.save(pdir / "job_gid.npy", plan.jobs[p])
         (pdir / "meta.json").write_text(json.dumps({"cell": plan.cells[p]}))
     headcount = jobs["headcount"].to_numpy(dtype=np.int64)
@@ -1227,7 +1232,7 @@ def _reconcile(
             )
         new_j, new_w, new_wt = np.concatenate(bad_j), np.concatenate(bad_w), np.concatenate(bad_wt)
         if cfg.get("price_margin", 0.0) > 0:  # near-violated edges may be in the core already
-            fresh = ~np.isin(new_j * np.int64(n_workers) + new_w, job * np.int64(n_workers) + worker)
+            fresh = ~_isin(new_j * np.int64(n_workers) + new_w, job * np.int64(n_workers) + worker)
             new_j, new_w, new_wt = new_j[fresh], new_w[fresh], new_wt[fresh]
         job = np.r_[job, new_j]
         worker = np.r_[worker, new_w]
@@ -1252,6 +1257,16 @@ def _reconcile(
     )
 
 
+def _isin(values: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """``np.isin(values, keys)`` for integer arrays, by sorting ``keys`` and a binary search: numpy's
+    own hashes both arrays (2.6 s for 50,000 values in 2.7 million keys, measured; this 0.2 s)."""
+    if len(keys) == 0 or len(values) == 0:
+        return np.zeros(len(values), dtype=bool)
+    ordered = np.sort(keys)
+    at = np.minimum(np.searchsorted(ordered, values), len(ordered) - 1)
+    return ordered[at] == values
+
+
 def _plan_jobs(run_dir: str, part: int) -> np.ndarray:
     return np.load(Path(run_dir) / f"p{part:05d}" / "job_gid.npy")
 
@@ -1274,7 +1289,7 @@ def _finish(
 ):
     """Explain every partition and stream its rows into the output files as it finishes."""
     pq.write_table(pa.table({"job": chosen_job, "worker": chosen_worker}), Path(run_dir) / "chosen.parquet")
-    parts = list(range(len(plan)))
+    parts = sorted(range(len(plan)), key=lambda p: (-len(plan.jobs[p]), -len(plan.workers[p]), p))
     calls = [(run_dir, p, cfg, per_slot.get(p, np.zeros(0, np.int64)), edge_round.get(p, 0)) for p in parts]
     writers: dict[str, pq.ParquetWriter] = {}
     first_csv: set[str] = set()
