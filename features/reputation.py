@@ -3,7 +3,11 @@
 Rates and mean ratings are shrunk towards a prior (a Bayesian mean with the prior weighted as a few
 observations), so a new worker or employer is neither best nor worst. Event-derived counts come from
 :attr:`PairContext.history <features.context.PairContext.history>` (strictly before the pair's
-time) on top of the ``workers`` snapshot columns (history from before the log).
+time) on top of the ``workers`` snapshot columns (history from before the log). A showing logged with
+its position counts as the probability that the worker examined an offer at that position
+(:mod:`features.history`), so ``apply_rate_shrunk`` is applications per offer *looked at* and
+``shown_count`` the expected number of offers looked at: the old ranking's placement of a worker no
+longer reads as the worker's reluctance. Without logged positions both are the plain counts.
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ FEATURES: tuple[Feature, ...] = (
         "fraction",
         "[0, 1]",
         "prior 0.4",
-        "applied / shown on the platform, prior 0.4 weighted as 5 showings",
+        "applied / showings (examination-weighted when positions are logged), prior 0.4 weighted as 5",
     ),
     Feature(
         "hire_rate_shrunk",
@@ -53,7 +57,13 @@ FEATURES: tuple[Feature, ...] = (
         "prior 0.4",
         "hired / applied, prior 0.4 weighted as 5 applications",
     ),
-    Feature("shown_count", "log1p count", "[0, inf)", "0", "log1p(jobs shown to the worker) as of the time"),
+    Feature(
+        "shown_count",
+        "log1p count",
+        "[0, inf)",
+        "0",
+        "log1p(showings, examination-weighted when positions are logged) as of the time",
+    ),
     Feature("employer_rating_shrunk", "stars", "[1, 5]", "prior 4.0", "employer's Bayesian mean rating"),
     Feature(
         "employer_blacklisted",
