@@ -638,6 +638,10 @@ class ComponentFlows:
     on the only nodes the components share. A search that does not settle (it would not, were a
     flow not optimal) makes :meth:`solve` return no potentials, and the caller solves without this.
 
+    Two different components share a fingerprint with probability about ``k**2 / 2**65`` for ``k``
+    components (~1e-13 at a province's ~800); a reused flow that breaks a capacity makes the call
+    forget every kept flow and solve afresh.
+
     Attributes
     ----------
     solved_edges, reused_edges : int
@@ -767,6 +771,12 @@ class ComponentFlows:
                 at += n_e
             self.solved_edges += len(edges)
         self._flows = kept  # only this graph's components: a later call reuses what is unchanged since
+        over = (np.bincount(job[taken], minlength=n_j) > job_capacity).any() or (
+            np.bincount(worker[taken], minlength=n_w) > worker_capacity
+        ).any()
+        if over:  # a fingerprint collision (~1e-12 per call) reused a flow: forget it all, solve afresh
+            self._flows = {}
+            return self.solve(job, worker, cost, job_capacity, worker_capacity, objective, map_chunks)
         return (taken, p1, p2) if ok else (taken, None, None)
 
 
