@@ -503,3 +503,35 @@ def test_component_flows_give_the_pricing_loop_the_same_certificate():
             keep |= bad
         results.append((int(taken.sum()), int(cost[e][taken].sum())))
     assert results[0] == results[1]
+
+
+def test_component_flows_recover_from_a_fingerprint_collision(monkeypatch):
+    """With every fingerprint forced equal, a reused flow that breaks a capacity is caught and the
+    graph is solved afresh: the result is still optimal."""
+    from matcher.objectives import FILL
+
+    monkeypatch.setattr(solver_mod, "_mix64", lambda x: np.zeros_like(x))
+    cache = solver_mod.ComponentFlows()
+    # job 0 (2 slots) takes both its workers
+    taken, _ = solver_mod.solve_and_price(
+        np.array([0, 0]),
+        np.array([0, 1]),
+        np.array([-5, -4]),
+        np.array([2]),
+        np.ones(2, np.int64),
+        FILL,
+        cache=cache,
+    )
+    assert taken.tolist() == [True, True]
+    # another graph of two edges, the same fingerprint: both jobs want worker 0, who can take one
+    taken, prices = solver_mod.solve_and_price(
+        np.array([0, 1]),
+        np.array([0, 0]),
+        np.array([-5, -4]),
+        np.ones(2, np.int64),
+        np.ones(1, np.int64),
+        FILL,
+        cache=cache,
+    )
+    assert taken.tolist() == [True, False] and prices is not None
+    assert cache.solved_edges == 4 and cache.reused_edges == 2
