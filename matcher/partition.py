@@ -42,8 +42,9 @@ Exactness
     candidate round, keeps its optimal flow and its potentials, the changed ones are solved on the
     cluster's workers (who would otherwise wait), and the components' potentials, tied at the
     source and the sink, are one certificate. When no edge fails anywhere, the residual graph of the
-    whole problem has no negative cycle: the LP duality certificate proves the result optimal for every edge of every partition
-    (lexicographically under ``fill``: most slots, then best total score). If ``RECONCILE_MAX_ROUNDS``
+    whole problem has no negative cycle: the LP duality certificate proves the result optimal for
+    every edge of every partition (lexicographically under ``fill``: most slots, then best total
+    score). If ``RECONCILE_MAX_ROUNDS``
     pass without a proof, the reconciled partitions' edges are gathered and solved whole (exact; the
     summary says so, with the edge count).
 
