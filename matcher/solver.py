@@ -900,9 +900,9 @@ def _node_potentials(
     (:class:`ComponentFlows`)."""
     forward, backward = flows < net.capacity, flows > 0
     source, sink = net.n_nodes - 2, net.n_nodes - 1
-    tie = [source, sink] if tie_source_sink else []
-    tail = np.r_[net.tail[forward], net.head[backward], tie].astype(np.int64)
-    head = np.r_[net.head[forward], net.tail[backward], tie[::-1]].astype(np.int64)
+    tie = np.array([source, sink] if tie_source_sink else [], dtype=np.int64)
+    tail = np.r_[net.tail[forward], net.head[backward], tie]
+    head = np.r_[net.head[forward], net.tail[backward], tie[::-1]]
     cost1 = np.r_[major[forward], -major[backward], np.zeros(len(tie), np.int64)]
     cost2 = np.r_[net.cost[forward], -net.cost[backward], np.zeros(len(tie), np.int64)]
     order = np.argsort(tail, kind="stable")
